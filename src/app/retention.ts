@@ -1,0 +1,56 @@
+import { purgeAuditBefore } from '../audit/audit.repository.js';
+import { purgeExpiredRevocations } from '../auth/revocation.repository.js';
+import { purgeExpiredMemory } from '../memory/memory.repository.js';
+import type { Services } from './services.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The background clean-up: expired memory and revocations always; old audit rows, archived
+ * sessions and old messages only when their RETENTION_* setting is above 0.
+ */
+export async function runRetention(services: Services, now = Date.now()): Promise<Record<string, number>> {
+  const { db } = services.store;
+  const { retention } = services.config;
+  const result: Record<string, number> = {
+    memory: await purgeExpiredMemory(db, now),
+    revocations: await purgeExpiredRevocations(db, now),
+  };
+  if (retention.auditDays > 0) result.audit = await purgeAuditBefore(db, now - retention.auditDays * DAY_MS);
+  if (retention.archivedSessionDays > 0) {
+    const r = await db
+      .deleteFrom('sessions')
+      .where('status', '=', 'archived')
+      .where('updated_at', '<', now - retention.archivedSessionDays * DAY_MS)
+      .executeTakeFirst();
+    result.sessions = Number(r.numDeletedRows);
+  }
+  if (retention.messageDays > 0) {
+    const r = await db
+      .deleteFrom('messages')
+      .where('created_at', '<', now - retention.messageDays * DAY_MS)
+      .executeTakeFirst();
+    result.messages = Number(r.numDeletedRows);
+  }
+  return result;
+}
+
+export function startRetention(services: Services): { stop(): void } {
+  const seconds = services.config.retention.intervalSeconds;
+  if (seconds === 0) return { stop() {} };
+  const run = () => {
+    runRetention(services)
+      .then((purged) => services.logger.debug({ purged }, 'retention run'))
+      .catch((error: unknown) => services.logger.warn({ err: error }, 'retention run failed'));
+  };
+  const first = setTimeout(run, 5_000);
+  const timer = setInterval(run, seconds * 1000);
+  first.unref();
+  timer.unref();
+  return {
+    stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
+}

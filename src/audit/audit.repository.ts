@@ -1,0 +1,24 @@
+import type { Insertable } from 'kysely';
+import type { Db } from '../store/store.js';
+import type { AuditRow, AuditTable } from '../store/schema.js';
+
+export async function insertAudit(db: Db, row: Insertable<AuditTable>): Promise<void> {
+  await db.insertInto('audit_log').values(row).execute();
+}
+
+export async function listAudit(
+  db: Db,
+  filter: { sessionId?: string | undefined; agentId?: string | undefined; beforeId?: number | undefined },
+  limit: number,
+): Promise<AuditRow[]> {
+  let q = db.selectFrom('audit_log').selectAll();
+  if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
+  if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
+  if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+  return q.orderBy('id', 'desc').limit(limit).execute();
+}
+
+export async function purgeAuditBefore(db: Db, before: number): Promise<number> {
+  const result = await db.deleteFrom('audit_log').where('created_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { PERMISSIONS } from './principal.js';
+import { defineTool } from '../tools/tool.js';
+import { agentIdArg } from '../tools/schemas.js';
+
+export const authTools = [
+  defineTool({
+    name: 'authenticate_agent',
+    title: 'Authenticate an agent',
+    description:
+      'Exchange the API key for a signed token for this agent. Send the token afterwards as "Authorization: Bearer <token>" or as the auth_token argument. The plain API key grants read and write; admin needs the admin key.',
+    permission: 'none',
+    input: {
+      agent_id: agentIdArg.describe('Your agent id (1–100 chars of [A-Za-z0-9._:-]).'),
+      agent_type: z
+        .string()
+        .min(1)
+        .max(100)
+        .default('generic')
+        .describe('Your kind of agent, e.g. claude, cursor, researcher.'),
+      api_key: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('The server API key; may come as the X-API-Key header instead.'),
+      requested_permissions: z.array(z.enum(PERMISSIONS)).min(1).default(['read', 'write']),
+    },
+    annotations: { idempotentHint: false },
+    async handler(args, { services, credentials }) {
+      const issued = await services.auth.authenticateAgent({
+        agentId: args.agent_id,
+        agentType: args.agent_type,
+        apiKey: args.api_key ?? credentials.apiKey,
+        requestedPermissions: args.requested_permissions,
+      });
+      return { ...issued };
+    },
+  }),
+  defineTool({
+    name: 'refresh_token',
+    title: 'Refresh a token',
+    description:
+      'Get a fresh token with a new expiry for the same agent and permissions; the old token is revoked.',
+    permission: 'read',
+    input: {
+      token: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('The token to refresh; defaults to the one you called with.'),
+    },
+    async handler(args, { services, principal }) {
+      return { ...(await services.auth.refresh(principal, args.token)) };
+    },
+  }),
+  defineTool({
+    name: 'revoke_token',
+    title: 'Revoke a token',
+    description:
+      'End a token before it expires: the given one (yours, or any if you are admin), or the one you called with.',
+    permission: 'read',
+    input: { token: z.string().min(1).optional() },
+    annotations: { destructiveHint: true },
+    async handler(args, { services, principal }) {
+      return { ...(await services.auth.revoke(principal, args.token)) };
+    },
+  }),
+];

@@ -1,0 +1,41 @@
+import type { Viewer } from '../messages/visibility.js';
+
+export const PERMISSIONS = ['read', 'write', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** An authenticated caller. */
+export interface Principal extends Viewer {
+  readonly permissions: readonly Permission[];
+  /** The token's id when the caller used a token; absent for API-key header auth. */
+  readonly tokenId?: string | undefined;
+  /** Token expiry, epoch seconds. */
+  readonly expiresAt?: number | undefined;
+}
+
+/** Whatever credentials a request carried; the auth service decides what they are worth. */
+export interface Credentials {
+  bearer?: string | undefined;
+  apiKey?: string | undefined;
+  agentId?: string | undefined;
+  agentType?: string | undefined;
+  /** The `auth_token` tool argument, for clients that cannot set headers. */
+  argToken?: string | undefined;
+}
+
+export const hasPermission = (p: Principal, needed: Permission): boolean => p.permissions.includes(needed);
+
+export function makePrincipal(
+  agentId: string,
+  agentType: string,
+  permissions: readonly Permission[],
+  token?: { id: string; expiresAt: number },
+): Principal {
+  return {
+    agentId,
+    agentType,
+    permissions,
+    isAdmin: permissions.includes('admin'),
+    tokenId: token?.id,
+    expiresAt: token?.expiresAt,
+  };
+}

@@ -1,0 +1,48 @@
+/** Snippets that connect common MCP clients to a running server. */
+export const CLIENTS = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'generic'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+export interface ClientConfigInput {
+  url: string;
+  apiKey: string;
+  agentId: string;
+  /** The checkout this server runs from and its data directory (for stdio clients). */
+  repoDir: string;
+  dataDir: string;
+}
+
+export function clientConfig(
+  client: ClientName,
+  { url, apiKey, agentId, repoDir, dataDir }: ClientConfigInput,
+): string {
+  const mcpUrl = `${url}/mcp`;
+  const headers = { 'X-API-Key': apiKey, 'X-Agent-Id': agentId };
+  switch (client) {
+    case 'claude-code':
+      return `claude mcp add --transport http shared-context ${mcpUrl} --header "X-API-Key: ${apiKey}" --header "X-Agent-Id: ${agentId}"`;
+    case 'vscode':
+      return JSON.stringify(
+        { servers: { 'shared-context': { type: 'http', url: mcpUrl, headers } } },
+        null,
+        2,
+      );
+    case 'claude-desktop':
+      return JSON.stringify(
+        {
+          mcpServers: {
+            'shared-context': {
+              command: `${repoDir}/node_modules/.bin/tsx`,
+              args: [`${repoDir}/src/cli/main.ts`, 'stdio'],
+              env: { DATA_DIR: dataDir, SCS_AGENT_ID: agentId },
+            },
+          },
+        },
+        null,
+        2,
+      );
+    case 'cursor':
+    case 'windsurf':
+    case 'generic':
+      return JSON.stringify({ mcpServers: { 'shared-context': { url: mcpUrl, headers } } }, null, 2);
+  }
+}

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every variable documented in the README is read here, once, at start. */
+const EnvSchema = z.object({
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: int(0, 65535).default(23456),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  JWT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_TOKEN_EXPIRY: int(60, 31_536_000).default(86_400),
+  ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  CORS_ORIGINS: csv.default([]),
+  ALLOWED_HOSTS: csv.optional(),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(10),
+  RATE_LIMIT_BURST: int(1, 1_000_000).default(50),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  MAX_CONTENT_LENGTH: int(1, 10_000_000).default(100_000),
+  MAX_MEMORY_VALUE_BYTES: int(1, 10_000_000).default(1_000_000),
+  RETENTION_INTERVAL_SECONDS: int(0, 31_536_000).default(3_600),
+  RETENTION_MESSAGE_DAYS: int(0, 36_500).default(0),
+  RETENTION_ARCHIVED_SESSION_DAYS: int(0, 36_500).default(0),
+  RETENTION_AUDIT_DAYS: int(0, 36_500).default(90),
+});
+
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly database: DatabaseTarget;
+  readonly apiKey: string | undefined;
+  readonly adminApiKey: string | undefined;
+  readonly jwtSecret: string | undefined;
+  readonly tokenExpirySeconds: number;
+  readonly adminPassword: string | undefined;
+  readonly corsOrigins: readonly string[];
+  /** Host names allowed in `Host`/`Origin`; undefined means "derive from the bind address". */
+  readonly allowedHosts: readonly string[] | undefined;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly maxContentLength: number;
+  readonly maxMemoryValueBytes: number;
+  readonly retention: {
+    readonly intervalSeconds: number;
+    readonly messageDays: number;
+    readonly archivedSessionDays: number;
+    readonly auditDays: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function databaseTarget(url: string | undefined, dataDir: string): DatabaseTarget {
+  if (url === undefined) return { kind: 'sqlite', file: path.join(dataDir, 'shared-context.db') };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (url.startsWith('sqlite:')) {
+    const file = url.replace(/^sqlite:(\/\/)?/, '');
+    if (file.length === 0)
+      throw new ConfigError('DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/x.db');
+    return { kind: 'sqlite', file };
+  }
+  throw new ConfigError(`DATABASE_URL: expected sqlite:<file> or postgres://…, got "${url.split(':')[0]}:…"`);
+}
+
+/** Reads and checks the environment once; the result is frozen. Throws ConfigError with one clear line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid value'}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  return Object.freeze({
+    host: e.HTTP_HOST,
+    port: e.HTTP_PORT,
+    dataDir,
+    database: databaseTarget(e.DATABASE_URL, dataDir),
+    apiKey: e.API_KEY,
+    adminApiKey: e.ADMIN_API_KEY,
+    jwtSecret: e.JWT_SECRET_KEY,
+    tokenExpirySeconds: e.JWT_TOKEN_EXPIRY,
+    adminPassword: e.ADMIN_PASSWORD,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    allowedHosts: e.ALLOWED_HOSTS ? Object.freeze(e.ALLOWED_HOSTS) : undefined,
+    rateLimit: Object.freeze({ perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST }),
+    logLevel: e.LOG_LEVEL,
+    maxContentLength: e.MAX_CONTENT_LENGTH,
+    maxMemoryValueBytes: e.MAX_MEMORY_VALUE_BYTES,
+    retention: Object.freeze({
+      intervalSeconds: e.RETENTION_INTERVAL_SECONDS,
+      messageDays: e.RETENTION_MESSAGE_DAYS,
+      archivedSessionDays: e.RETENTION_ARCHIVED_SESSION_DAYS,
+      auditDays: e.RETENTION_AUDIT_DAYS,
+    }),
+  });
+}
+
+/** Loads `./.env` into process.env when present (variables already set win). */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { auditService } from '../audit/audit.service.js';
+import { defineTool } from '../tools/tool.js';
+import { agentIdArg, sessionIdArg } from '../tools/schemas.js';
+import { GUIDANCE, GUIDANCE_TYPES } from './guidance.js';
+
+export const adminTools = [
+  defineTool({
+    name: 'get_usage_guidance',
+    title: 'How to use this server',
+    description:
+      'Guidance on operations, coordination between agents, security (who sees what) or troubleshooting.',
+    permission: 'read',
+    input: { guidance_type: z.enum(GUIDANCE_TYPES).default('operations') },
+    annotations: { readOnlyHint: true },
+    async handler(args, { principal }) {
+      return {
+        guidance_type: args.guidance_type,
+        ...GUIDANCE[args.guidance_type],
+        your_agent_id: principal.agentId,
+        your_permissions: principal.permissions,
+      };
+    },
+  }),
+  defineTool({
+    name: 'get_audit_log',
+    title: 'Audit log',
+    description: 'Recorded actions, newest first, optionally for one session or agent. Admin only.',
+    permission: 'admin',
+    input: {
+      session_id: sessionIdArg.optional(),
+      agent_id: agentIdArg.optional(),
+      limit: z.number().int().min(1).max(1000).default(100),
+    },
+    annotations: { readOnlyHint: true },
+    async handler(args, { services }) {
+      const entries = await auditService.list(
+        services.store.db,
+        { sessionId: args.session_id, agentId: args.agent_id },
+        args.limit,
+      );
+      return { entries, count: entries.length };
+    },
+  }),
+];

@@ -1,0 +1,173 @@
+import { AppError } from '../core/errors.js';
+import { fromJsonText, toJsonText } from '../core/json.js';
+import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
+import { auditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { requireSession } from '../sessions/session.service.js';
+import type { MemoryRow } from '../store/schema.js';
+import type { Db } from '../store/store.js';
+import {
+  type MemoryAddress,
+  deleteLiveMemory,
+  findAnyMemory,
+  findLiveMemory,
+  insertMemory,
+  listLiveMemory,
+  replaceMemory,
+} from './memory.repository.js';
+
+export const MAX_EXPIRES_IN_SECONDS = 31_536_000;
+
+export interface MemoryEntry {
+  key: string;
+  value: unknown;
+  scope: 'global' | 'session';
+  session_id: string | null;
+  version: number;
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+}
+
+const toEntry = (row: MemoryRow): MemoryEntry => ({
+  key: row.key,
+  value: fromJsonText(row.value),
+  scope: row.scope_key === '' ? 'global' : 'session',
+  session_id: row.scope_key === '' ? null : row.scope_key,
+  version: Number(row.version),
+  metadata: fromJsonText(row.metadata),
+  created_at: toIso(Number(row.created_at)),
+  updated_at: toIso(Number(row.updated_at)),
+  expires_at: toIsoOrNull(row.expires_at === null ? null : Number(row.expires_at)),
+});
+
+const address = (caller: Principal, key: string, sessionId: string | undefined): MemoryAddress => ({
+  agentId: caller.agentId,
+  scopeKey: sessionId ?? '',
+  key,
+});
+
+const notFound = (key: string, sessionId: string | undefined) =>
+  new AppError(
+    'MEMORY_NOT_FOUND',
+    `No memory "${key}" in ${sessionId ? `session ${sessionId}` : 'your global scope'} (it may have expired).`,
+    { suggestions: ['list_memory'] },
+  );
+
+const conflict = (key: string, message: string, currentVersion: number | null) =>
+  new AppError('CONFLICT', message, { details: { key, current_version: currentVersion } });
+
+export interface SetMemoryInput {
+  key: string;
+  value: unknown;
+  sessionId?: string | undefined;
+  expiresIn?: number | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  overwrite: boolean;
+  ifVersion?: number | undefined;
+}
+
+/** Private key-value memory: every operation is scoped to the calling agent. */
+export class MemoryService {
+  constructor(
+    private readonly db: Db,
+    private readonly maxValueBytes: number,
+  ) {}
+
+  async set(caller: Principal, input: SetMemoryInput): Promise<MemoryEntry> {
+    const value = toJsonText(input.value);
+    if (Buffer.byteLength(value) > this.maxValueBytes) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `The value is ${Buffer.byteLength(value)} bytes as JSON; the limit is ${this.maxValueBytes}.`,
+      );
+    }
+    const at = address(caller, input.key, input.sessionId);
+    return this.db.transaction().execute(async (trx) => {
+      if (input.sessionId !== undefined) await requireSession(trx, input.sessionId);
+      const now = nowMs();
+      const existing = await findAnyMemory(trx, at);
+      const live =
+        existing !== undefined && (existing.expires_at === null || Number(existing.expires_at) > now);
+      const liveVersion = live ? Number(existing.version) : null;
+      if (input.ifVersion !== undefined && input.ifVersion !== (liveVersion ?? 0)) {
+        throw conflict(
+          input.key,
+          input.ifVersion === 0
+            ? `Memory "${input.key}" already exists (version ${liveVersion}); if_version 0 writes only when it is absent.`
+            : `Memory "${input.key}" is at version ${liveVersion ?? 'none (absent)'}, not ${input.ifVersion}. Read it again and retry with the current version.`,
+          liveVersion,
+        );
+      }
+      if (input.ifVersion === undefined && !input.overwrite && live) {
+        throw conflict(
+          input.key,
+          `Memory "${input.key}" already exists and overwrite is false.`,
+          liveVersion,
+        );
+      }
+      const expiresAt = input.expiresIn ? now + input.expiresIn * 1000 : null;
+      const metadata = toJsonText(input.metadata ?? null);
+      const row = {
+        value,
+        metadata,
+        version: (liveVersion ?? 0) + 1,
+        created_at: live ? Number(existing.created_at) : now,
+        updated_at: now,
+        expires_at: expiresAt,
+      };
+      if (existing !== undefined) {
+        const replaced = await replaceMemory(trx, at, Number(existing.version), row);
+        if (!replaced)
+          throw conflict(input.key, `Memory "${input.key}" changed while writing; read it and retry.`, null);
+      } else {
+        await insertMemory(trx, { agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
+      }
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'set_memory',
+        sessionId: input.sessionId,
+        resource: `memory:${input.key}`,
+        details: { version: row.version },
+      });
+      return toEntry({ agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
+    });
+  }
+
+  async get(caller: Principal, key: string, sessionId: string | undefined): Promise<MemoryEntry> {
+    const row = await findLiveMemory(this.db, address(caller, key, sessionId), nowMs());
+    if (row === undefined) throw notFound(key, sessionId);
+    return toEntry(row);
+  }
+
+  /** `scope`: a session id, "all" (every scope), or undefined (global only). */
+  async list(
+    caller: Principal,
+    scope: string | undefined,
+    prefix: string | undefined,
+    limit: number,
+  ): Promise<{ entries: MemoryEntry[]; count: number }> {
+    const scopeKey = scope === 'all' ? undefined : (scope ?? '');
+    const rows = await listLiveMemory(this.db, caller.agentId, scopeKey, prefix, nowMs(), limit);
+    return { entries: rows.map(toEntry), count: rows.length };
+  }
+
+  async delete(
+    caller: Principal,
+    key: string,
+    sessionId: string | undefined,
+  ): Promise<{ key: string; deleted: true }> {
+    await this.db.transaction().execute(async (trx) => {
+      const deleted = await deleteLiveMemory(trx, address(caller, key, sessionId), nowMs());
+      if (!deleted) throw notFound(key, sessionId);
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'delete_memory',
+        sessionId,
+        resource: `memory:${key}`,
+      });
+    });
+    return { key, deleted: true };
+  }
+}

@@ -1,0 +1,153 @@
+import { AppError } from '../core/errors.js';
+import { toJsonText } from '../core/json.js';
+import { nowMs } from '../core/time.js';
+import { auditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { requireSession } from '../sessions/session.service.js';
+import type { Db } from '../store/store.js';
+import {
+  type MessageFilter,
+  countVisibleMessages,
+  getVisibleMessage,
+  insertMessage,
+  listNewestVisibleMessages,
+  listVisibleMessages,
+} from './message.repository.js';
+import { type MessageView, toMessageView } from './message.view.js';
+import type { Viewer, Visibility } from './visibility.js';
+
+export interface NewMessage {
+  sessionId: string;
+  content: string;
+  visibility: Visibility;
+  messageType: string;
+  metadata?: Record<string, unknown> | undefined;
+  parentMessageId?: number | undefined;
+}
+
+export interface MessagePage {
+  messages: MessageView[];
+  count: number;
+  total_count: number;
+  has_more: boolean;
+  next_cursor: number | null;
+}
+
+/** Called after a message is committed (the real-time layer hangs here). */
+export type MessageListener = (message: MessageView) => void;
+
+export const messageNotFound = (sessionId: string, id: number) =>
+  new AppError('MESSAGE_NOT_FOUND', `No message ${id} that you can see exists in session ${sessionId}.`, {
+    suggestions: ['get_messages'],
+  });
+
+export class MessageService {
+  private readonly listeners = new Set<MessageListener>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly limits: { maxContentLength: number; maxMetadataBytes: number },
+  ) {}
+
+  onMessage(listener: MessageListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async add(caller: Principal, input: NewMessage): Promise<{ message_id: number; timestamp: string }> {
+    if (input.content.length > this.limits.maxContentLength) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `content is ${input.content.length} characters; the limit is ${this.limits.maxContentLength}. Split it into several messages or store it in memory.`,
+      );
+    }
+    const metadata = toJsonText(input.metadata ?? null);
+    if (Buffer.byteLength(metadata) > this.limits.maxMetadataBytes) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `metadata is larger than ${this.limits.maxMetadataBytes} bytes as JSON.`,
+      );
+    }
+    if (input.visibility === 'admin_only' && !caller.isAdmin) {
+      throw new AppError(
+        'PERMISSION_DENIED',
+        'Only admins may write admin_only messages. Use public, private or agent_only.',
+      );
+    }
+    const row = await this.db.transaction().execute(async (trx) => {
+      const session = await requireSession(trx, input.sessionId);
+      if (session.status === 'archived') {
+        throw new AppError('CONFLICT', `Session ${input.sessionId} is archived and takes no new messages.`, {
+          suggestions: ['update_session with status "active" to reopen it', 'create_session'],
+        });
+      }
+      if (input.parentMessageId !== undefined) {
+        const parent = await getVisibleMessage(trx, caller, input.sessionId, input.parentMessageId);
+        if (parent === undefined) throw messageNotFound(input.sessionId, input.parentMessageId);
+      }
+      const inserted = await insertMessage(trx, {
+        session_id: input.sessionId,
+        sender: caller.agentId,
+        sender_type: caller.agentType,
+        content: input.content,
+        visibility: input.visibility,
+        message_type: input.messageType,
+        metadata,
+        parent_message_id: input.parentMessageId ?? null,
+        created_at: nowMs(),
+      });
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'add_message',
+        sessionId: input.sessionId,
+        resource: `message:${inserted.id}`,
+        details: { visibility: input.visibility, message_type: input.messageType },
+      });
+      return inserted;
+    });
+    const view = toMessageView(row);
+    for (const listener of this.listeners) listener(view);
+    return { message_id: view.id, timestamp: view.timestamp };
+  }
+
+  async get(viewer: Viewer, sessionId: string, id: number): Promise<MessageView> {
+    await requireSession(this.db, sessionId);
+    const row = await getVisibleMessage(this.db, viewer, sessionId, id);
+    if (row === undefined) throw messageNotFound(sessionId, id);
+    return toMessageView(row);
+  }
+
+  async list(
+    viewer: Viewer,
+    filter: MessageFilter,
+    page: { limit: number; offset: number },
+  ): Promise<MessagePage> {
+    await requireSession(this.db, filter.sessionId);
+    const rows = await listVisibleMessages(this.db, viewer, filter, {
+      limit: page.limit + 1,
+      offset: page.offset,
+    });
+    const hasMore = rows.length > page.limit;
+    const messages = rows.slice(0, page.limit).map(toMessageView);
+    const total = await countVisibleMessages(this.db, viewer, {
+      ...filter,
+      afterId: undefined,
+      beforeId: undefined,
+    });
+    const last = messages.at(-1);
+    return {
+      messages,
+      count: messages.length,
+      total_count: total,
+      has_more: hasMore,
+      next_cursor: hasMore && last ? last.id : null,
+    };
+  }
+
+  /** Newest `limit` visible messages, oldest first (resources, get_session). */
+  async newest(viewer: Viewer, filter: MessageFilter, limit: number): Promise<MessageView[]> {
+    await requireSession(this.db, filter.sessionId);
+    const rows = await listNewestVisibleMessages(this.db, viewer, filter, limit);
+    return rows.map(toMessageView);
+  }
+}

@@ -1,0 +1,124 @@
+import { partial_ratio } from 'fuzzball';
+import { AppError } from '../core/errors.js';
+import { requireSession } from '../sessions/session.service.js';
+import { type MessageView, toMessageView } from '../messages/message.view.js';
+import { listNewestVisibleMessages, listVisibleMessages } from '../messages/message.repository.js';
+import type { Viewer, Visibility } from '../messages/visibility.js';
+import type { MessageRow } from '../store/schema.js';
+import type { Db } from '../store/store.js';
+import type { SearchIndex } from './search-index.js';
+
+export const SEARCH_SCOPES = ['all', 'public', 'private'] as const;
+export type SearchScope = (typeof SEARCH_SCOPES)[number];
+
+/** How many index candidates the fuzzy scorer re-ranks, at least. */
+const MIN_CANDIDATES = 200;
+const PREVIEW_CHARS = 160;
+
+export interface SearchResult {
+  message: MessageView;
+  score: number;
+  match_preview: string;
+  relevance: 'high' | 'medium' | 'low';
+}
+
+const relevance = (score: number): SearchResult['relevance'] =>
+  score >= 85 ? 'high' : score >= 70 ? 'medium' : 'low';
+
+/** A window of the content around the first (case-insensitive) occurrence of the query, else its start. */
+export function matchPreview(content: string, query: string): string {
+  const at = content.toLowerCase().indexOf(query);
+  if (content.length <= PREVIEW_CHARS) return content;
+  const start = at < 0 ? 0 : Math.max(0, at - Math.floor((PREVIEW_CHARS - query.length) / 2));
+  const end = Math.min(content.length, start + PREVIEW_CHARS);
+  return `${start > 0 ? '…' : ''}${content.slice(start, end)}${end < content.length ? '…' : ''}`;
+}
+
+/** partial_ratio (0–100) of the query against the content, and the metadata when asked. */
+function scoreOf(row: MessageRow, query: string, withMetadata: boolean): number {
+  const content = partial_ratio(query, row.content.toLowerCase(), { full_process: false });
+  if (!withMetadata || row.metadata === 'null') return content;
+  return Math.max(content, partial_ratio(query, row.metadata.toLowerCase(), { full_process: false }));
+}
+
+export class SearchService {
+  constructor(
+    private readonly db: Db,
+    private readonly index: SearchIndex,
+  ) {}
+
+  async searchContext(
+    viewer: Viewer,
+    input: {
+      sessionId: string;
+      query: string;
+      fuzzyThreshold: number;
+      limit: number;
+      searchMetadata: boolean;
+      scope: SearchScope;
+    },
+  ): Promise<{
+    results: SearchResult[];
+    query: string;
+    threshold: number;
+    search_time_ms: number;
+    candidates: number;
+  }> {
+    const started = performance.now();
+    const query = input.query.trim().toLowerCase();
+    if (query.length === 0)
+      throw new AppError('INVALID_INPUT', 'query is empty: give at least one non-space character.');
+    await requireSession(this.db, input.sessionId);
+    await this.index.catchUp(this.db);
+    const visibility: Visibility | undefined = input.scope === 'all' ? undefined : input.scope;
+    const candidates = await this.index.candidates(this.db, {
+      sessionId: input.sessionId,
+      viewer,
+      query,
+      visibility,
+      searchMetadata: input.searchMetadata,
+      limit: Math.max(MIN_CANDIDATES, input.limit * 10),
+    });
+    const scored = candidates
+      .map((row) => ({ row, score: scoreOf(row, query, input.searchMetadata) }))
+      .filter((s) => s.score >= input.fuzzyThreshold)
+      .sort((a, b) => b.score - a.score || Number(b.row.id) - Number(a.row.id))
+      .slice(0, input.limit);
+    return {
+      results: scored.map(({ row, score }) => ({
+        message: toMessageView(row),
+        score,
+        match_preview: matchPreview(row.content, query),
+        relevance: relevance(score),
+      })),
+      query: input.query,
+      threshold: input.fuzzyThreshold,
+      search_time_ms: Math.round((performance.now() - started) * 100) / 100,
+      candidates: candidates.length,
+    };
+  }
+
+  async bySender(viewer: Viewer, sessionId: string, sender: string, limit: number): Promise<MessageView[]> {
+    await requireSession(this.db, sessionId);
+    const rows = await listNewestVisibleMessages(this.db, viewer, { sessionId, sender }, limit);
+    return rows.map(toMessageView);
+  }
+
+  async byTimeRange(
+    viewer: Viewer,
+    sessionId: string,
+    start: number,
+    end: number,
+    limit: number,
+  ): Promise<MessageView[]> {
+    if (end < start) throw new AppError('INVALID_INPUT', 'end_time is before start_time.');
+    await requireSession(this.db, sessionId);
+    const rows = await listVisibleMessages(
+      this.db,
+      viewer,
+      { sessionId, startTime: start, endTime: end },
+      { limit },
+    );
+    return rows.map(toMessageView);
+  }
+}

@@ -1,0 +1,209 @@
+import { AppError } from '../core/errors.js';
+import { newSessionId } from '../core/ids.js';
+import { fromJsonText, toJsonText } from '../core/json.js';
+import { nowMs, toIso } from '../core/time.js';
+import { auditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { type MessageView, toMessageView } from '../messages/message.view.js';
+import {
+  countVisibleByVisibility,
+  insertMessage,
+  listNewestVisibleMessages,
+} from '../messages/message.repository.js';
+import type { Viewer } from '../messages/visibility.js';
+import type { SessionRow } from '../store/schema.js';
+import type { Db } from '../store/store.js';
+import { findSession, insertSession, listSessions, updateSession } from './session.repository.js';
+
+export const SESSION_STATUSES = ['active', 'completed', 'archived'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+export interface SessionView {
+  session_id: string;
+  purpose: string;
+  status: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  metadata: Record<string, unknown> | null;
+}
+
+export const toSessionView = (row: SessionRow): SessionView => ({
+  session_id: row.session_id,
+  purpose: row.purpose,
+  status: row.status,
+  created_by: row.created_by,
+  created_at: toIso(Number(row.created_at)),
+  updated_at: toIso(Number(row.updated_at)),
+  metadata: fromJsonText(row.metadata),
+});
+
+export const sessionNotFound = (sessionId: string) =>
+  new AppError(
+    'SESSION_NOT_FOUND',
+    `No session "${sessionId}" exists. Check the id, or call list_sessions to find one.`,
+    {
+      suggestions: ['list_sessions', 'create_session'],
+    },
+  );
+
+/** Returns the session or throws SESSION_NOT_FOUND. */
+export async function requireSession(db: Db, sessionId: string): Promise<SessionRow> {
+  const row = await findSession(db, sessionId);
+  if (row === undefined) throw sessionNotFound(sessionId);
+  return row;
+}
+
+/** Cursors are opaque to callers: base64url of "updated_at:session_id". */
+const encodeCursor = (row: SessionRow) =>
+  Buffer.from(`${row.updated_at}:${row.session_id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { updatedAt: number; sessionId: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  const updatedAt = Number(at);
+  if (!Number.isSafeInteger(updatedAt) || id === undefined || id.length === 0) {
+    throw new AppError(
+      'INVALID_INPUT',
+      'cursor is not one this server returned: pass next_cursor from a previous list_sessions.',
+    );
+  }
+  return { updatedAt, sessionId: id };
+}
+
+export class SessionService {
+  constructor(private readonly db: Db) {}
+
+  async create(
+    caller: Principal,
+    input: {
+      purpose: string;
+      metadata?: Record<string, unknown> | undefined;
+      initialMessage?: string | undefined;
+    },
+  ): Promise<{ session_id: string; created_by: string; created_at: string; initial_message_id?: number }> {
+    const sessionId = newSessionId();
+    const now = nowMs();
+    const initialId = await this.db.transaction().execute(async (trx) => {
+      await insertSession(trx, {
+        session_id: sessionId,
+        purpose: input.purpose,
+        status: 'active',
+        created_by: caller.agentId,
+        created_at: now,
+        updated_at: now,
+        metadata: toJsonText(input.metadata ?? null),
+      });
+      let messageId: number | undefined;
+      if (input.initialMessage !== undefined) {
+        const row = await insertMessage(trx, {
+          session_id: sessionId,
+          sender: caller.agentId,
+          sender_type: caller.agentType,
+          content: input.initialMessage,
+          visibility: 'public',
+          message_type: 'agent_response',
+          metadata: toJsonText(null),
+          parent_message_id: null,
+          created_at: now,
+        });
+        messageId = Number(row.id);
+      }
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'create_session',
+        sessionId,
+        details: { purpose: input.purpose },
+      });
+      return messageId;
+    });
+    return {
+      session_id: sessionId,
+      created_by: caller.agentId,
+      created_at: toIso(now),
+      ...(initialId !== undefined ? { initial_message_id: initialId } : {}),
+    };
+  }
+
+  async get(
+    viewer: Viewer,
+    sessionId: string,
+    messageLimit = 50,
+  ): Promise<{
+    session: SessionView;
+    messages: MessageView[];
+    message_count: number;
+    counts: Record<string, number>;
+  }> {
+    const row = await requireSession(this.db, sessionId);
+    const messages = await listNewestVisibleMessages(this.db, viewer, { sessionId }, messageLimit);
+    const counts = await countVisibleByVisibility(this.db, viewer, sessionId);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return {
+      session: toSessionView(row),
+      messages: messages.map(toMessageView),
+      message_count: total,
+      counts,
+    };
+  }
+
+  async list(filter: {
+    status?: SessionStatus | undefined;
+    createdBy?: string | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<{ sessions: SessionView[]; count: number; has_more: boolean; next_cursor: string | null }> {
+    const cursor = filter.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
+    const rows = await listSessions(
+      this.db,
+      { status: filter.status, createdBy: filter.createdBy, cursor },
+      filter.limit + 1,
+    );
+    const hasMore = rows.length > filter.limit;
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    return {
+      sessions: page.map(toSessionView),
+      count: page.length,
+      has_more: hasMore,
+      next_cursor: hasMore && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async update(
+    caller: Principal,
+    sessionId: string,
+    changes: {
+      status?: SessionStatus | undefined;
+      purpose?: string | undefined;
+      metadata?: Record<string, unknown> | undefined;
+    },
+  ): Promise<SessionView> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await requireSession(trx, sessionId);
+      if (current.created_by !== caller.agentId && !caller.isAdmin) {
+        throw new AppError(
+          'PERMISSION_DENIED',
+          `Only the session's creator (${current.created_by}) or an admin can update it.`,
+        );
+      }
+      const row = await updateSession(trx, sessionId, {
+        ...(changes.status !== undefined ? { status: changes.status } : {}),
+        ...(changes.purpose !== undefined ? { purpose: changes.purpose } : {}),
+        ...(changes.metadata !== undefined ? { metadata: toJsonText(changes.metadata) } : {}),
+        updated_at: nowMs(),
+      });
+      if (row === undefined) throw sessionNotFound(sessionId);
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'update_session',
+        sessionId,
+        details: {
+          status: changes.status,
+          purpose: changes.purpose,
+          metadata_changed: changes.metadata !== undefined,
+        },
+      });
+      return toSessionView(row);
+    });
+  }
+}

@@ -1,0 +1,22 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../store.js';
+import * as initial from './0001-initial.js';
+
+type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
+
+/** Versioned migrations in order. Names are permanent once released. */
+const MIGRATIONS: Record<string, DialectMigration> = {
+  '0001-initial': initial,
+};
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, migration] of Object.entries(MIGRATIONS)) {
+        out[name] = { up: (db) => migration.up(db, dialect) };
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/** Table types shared by every dialect. Times are UTC epoch milliseconds; JSON columns are text. */
+export interface SessionTable {
+  session_id: string;
+  purpose: string;
+  status: string;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  metadata: string;
+}
+
+export interface MessageTable {
+  id: Generated<number>;
+  session_id: string;
+  sender: string;
+  sender_type: string;
+  content: string;
+  visibility: string;
+  message_type: string;
+  metadata: string;
+  parent_message_id: number | null;
+  created_at: number;
+}
+
+export interface MemoryTable {
+  agent_id: string;
+  /** '' for global entries, the session id for session-scoped ones (keeps the primary key non-null). */
+  scope_key: string;
+  key: string;
+  value: string;
+  version: number;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+}
+
+export interface RevokedTokenTable {
+  jti: string;
+  agent_id: string;
+  revoked_at: number;
+  expires_at: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  created_at: number;
+  agent_id: string;
+  action: string;
+  session_id: string | null;
+  resource: string | null;
+  details: string;
+}
+
+export interface Database {
+  sessions: SessionTable;
+  messages: MessageTable;
+  agent_memory: MemoryTable;
+  revoked_tokens: RevokedTokenTable;
+  audit_log: AuditTable;
+}
+
+export type SessionRow = Selectable<SessionTable>;
+export type MessageRow = Selectable<MessageTable>;
+export type NewMessageRow = Insertable<MessageTable>;
+export type MemoryRow = Selectable<MemoryTable>;
+export type AuditRow = Selectable<AuditTable>;

@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { migrateToLatest } from '../migrate.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+import { SqliteSearchIndex } from './sqlite-search-index.js';
+
+/**
+ * The embedded default: one better-sqlite3 connection in WAL mode. `synchronous=NORMAL` in WAL
+ * mode keeps every committed transaction across a process crash (only an OS crash or power loss
+ * can drop the last commits), which is what an acknowledged write promises.
+ */
+export async function openSqliteStore(file: string): Promise<Store> {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  await migrateToLatest(db, 'sqlite');
+  const searchIndex = new SqliteSearchIndex(db);
+  searchIndex.start();
+
+  return {
+    dialect: 'sqlite',
+    db,
+    searchIndex,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      searchIndex.stop();
+      await db.destroy();
+    },
+  };
+}

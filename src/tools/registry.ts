@@ -1,0 +1,15 @@
+import { authTools } from '../auth/auth.tools.js';
+import { adminTools } from '../guidance/admin.tools.js';
+import { memoryTools } from '../memory/memory.tools.js';
+import { messageTools } from '../messages/message.tools.js';
+import { searchTools } from '../search/search.tools.js';
+import { sessionTools } from '../sessions/session.tools.js';
+import type { ToolDefinition } from './tool.js';
+
+/** Every tool of the server, by name. */
+export const TOOLS: ReadonlyMap<string, ToolDefinition> = new Map(
+  [...authTools, ...sessionTools, ...messageTools, ...searchTools, ...memoryTools, ...adminTools].map((t) => [
+    t.name,
+    t,
+  ]),
+);

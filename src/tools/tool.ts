@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import type { Credentials, Permission, Principal } from '../auth/principal.js';
+import type { Services } from '../app/services.js';
+
+/** What a handler gets besides its arguments. */
+export interface ToolContext {
+  readonly services: Services;
+  /** The authenticated caller (for permission 'none', a placeholder with no permissions). */
+  readonly principal: Principal;
+  /** The raw credentials of the request (authenticate_agent reads the X-API-Key header here). */
+  readonly credentials: Credentials;
+}
+
+export type ToolResultBody = object;
+
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** The argument every tool accepts, for clients that cannot set an Authorization header. */
+export const authTokenArg = z
+  .string()
+  .min(1)
+  .optional()
+  .describe('Your token from authenticate_agent, for clients that cannot send an Authorization header.');
+
+type WithAuth<S extends z.ZodRawShape> = z.ZodObject<S & { auth_token: typeof authTokenArg }, z.core.$strict>;
+
+interface ToolSpec<S extends z.ZodRawShape> {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  /** 'none' only for authenticate_agent: it is how a caller gets credentials. */
+  readonly permission: Permission | 'none';
+  readonly input: S;
+  readonly annotations?: ToolAnnotations;
+  handler(args: z.infer<WithAuth<S>>, ctx: ToolContext): Promise<ToolResultBody>;
+}
+
+/**
+ * A tool, defined once: name, zod input, permission and handler. Every transport (MCP over HTTP
+ * and stdio, POST /mcp/tool/{name}) exposes it from this one definition.
+ */
+export interface ToolDefinition {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly permission: Permission | 'none';
+  /** Strict: an unknown argument (a typo) is an error, not silently ignored. */
+  readonly input: z.ZodObject;
+  readonly annotations?: ToolAnnotations;
+  handler(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResultBody>;
+}
+
+export function defineTool<S extends z.ZodRawShape>(spec: ToolSpec<S>): ToolDefinition {
+  return {
+    ...spec,
+    input: z.strictObject({ ...spec.input, auth_token: authTokenArg }),
+    handler: spec.handler as ToolDefinition['handler'],
+  };
+}

@@ -1,0 +1,110 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Services } from '../../app/services.js';
+import { internalFailure } from '../../core/errors.js';
+import { credentialsOfAuthInfo, McpHttpEndpoint } from '../mcp/mcp-http.js';
+import { createMcpContext } from '../mcp/mcp-server.js';
+import { handleHealth } from './health.route.js';
+import { sendJson } from './request.js';
+import { createHttpGuard } from './security.js';
+import { handleToolRoute } from './tool.route.js';
+
+export interface HttpApp {
+  readonly server: Server;
+  readonly mcp: McpHttpEndpoint;
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes connections. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const TOOL_PREFIX = '/mcp/tool/';
+
+/** The largest body any endpoint accepts: room for the biggest allowed content or memory value as JSON. */
+export const maxBodyBytes = (services: Services): number =>
+  Math.max(
+    4 * 1024 * 1024,
+    services.config.maxContentLength * 4 + 256 * 1024,
+    services.config.maxMemoryValueBytes * 2,
+  );
+
+export function createHttpApp(services: Services): HttpApp {
+  const { config, logger } = services;
+  const guard = createHttpGuard(config);
+  const bodyLimit = maxBodyBytes(services);
+  const mcp = new McpHttpEndpoint(
+    createMcpContext(services, (ctx) => credentialsOfAuthInfo(ctx.http?.authInfo)),
+    bodyLimit,
+  );
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const sockets = new Set<Socket>();
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (guard.cors(req, res)) return;
+    if (!guard.check(req, res)) return;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path.startsWith(TOOL_PREFIX)) {
+      return handleToolRoute(
+        services,
+        decodeURIComponent(path.slice(TOOL_PREFIX.length)),
+        req,
+        res,
+        bodyLimit,
+      );
+    }
+    if (path === '/mcp' || path === '/mcp/') return mcp.handle(req, res);
+    if (path === '/health' && req.method === 'GET') return handleHealth(services, res);
+    sendJson(res, 404, {
+      success: false,
+      code: 'NOT_FOUND',
+      error: `Nothing at ${req.method} ${path}. MCP is at /mcp, tools at POST /mcp/tool/{name}.`,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+    route(req, res).catch((error: unknown) => {
+      logger.error({ err: error, url: req.url, method: req.method }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, internalFailure());
+      else res.end();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  return {
+    server,
+    mcp,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          const address = server.address();
+          const port = typeof address === 'object' && address ? address.port : config.port;
+          resolve({ host: config.host, port });
+        });
+      });
+    },
+    async close(graceMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Long-lived streams (SSE) never end by themselves: close the MCP sessions first.
+      await mcp.close();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
+        ]);
+      }
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

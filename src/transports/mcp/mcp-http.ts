@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  type AuthInfo,
+  type McpServer,
+  createMcpHandler,
+  isInitializeRequest,
+} from '@modelcontextprotocol/server';
+import { AppError } from '../../core/errors.js';
+import type { Credentials } from '../../auth/principal.js';
+import { credentialsFromHeaders } from '../http/credentials.js';
+import { headerValue, readJsonBody, sendJson } from '../http/request.js';
+import { InMemoryEventStore } from './event-store.js';
+import { type McpContext, buildMcpServer } from './mcp-server.js';
+
+interface LegacySession {
+  readonly transport: NodeStreamableHTTPServerTransport;
+  readonly server: McpServer;
+  lastSeen: number;
+  openStreams: number;
+}
+
+const IDLE_SESSION_MS = 30 * 60_000;
+
+type AuthedRequest = IncomingMessage & { auth?: AuthInfo };
+
+/** Credentials ride on the SDK's pass-through AuthInfo; they are verified per tool call. */
+export function credentialsOfAuthInfo(info: AuthInfo | undefined): Credentials {
+  return (info?.extra?.credentials as Credentials | undefined) ?? {};
+}
+
+const rpcError = (res: ServerResponse, status: number, code: number, message: string) =>
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+
+/**
+ * MCP over Streamable HTTP at /mcp. 2025-era clients (initialize handshake) get stateful
+ * sessions (Mcp-Session-Id, a GET SSE stream, resumable with Last-Event-ID); 2026-07-28 clients
+ * are served per request by the SDK's createMcpHandler. Both build their servers from the same
+ * factory, so tools, resources and prompts are identical.
+ */
+export class McpHttpEndpoint {
+  private readonly sessions = new Map<string, LegacySession>();
+  private readonly eventStore = new InMemoryEventStore();
+  private readonly modern: ReturnType<typeof toNodeHandler>;
+  private readonly modernHandler: ReturnType<typeof createMcpHandler>;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly mcp: McpContext,
+    private readonly maxBodyBytes: number,
+  ) {
+    this.modernHandler = createMcpHandler(() => buildMcpServer(mcp), {
+      legacy: 'reject',
+      maxRequestBodySize: maxBodyBytes,
+      onerror: (error) => mcp.services.logger.debug({ err: error }, 'mcp request rejected'),
+    });
+    this.modern = toNodeHandler(this.modernHandler);
+    this.sweeper = setInterval(() => this.sweepIdle(), 60_000);
+    this.sweeper.unref();
+  }
+
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  async handle(req: AuthedRequest, res: ServerResponse): Promise<void> {
+    const credentials = credentialsFromHeaders(req);
+    req.auth = {
+      token: credentials.bearer ?? '',
+      clientId: credentials.agentId ?? 'mcp-client',
+      scopes: [],
+      extra: { credentials },
+    };
+    const sessionId = headerValue(req, 'mcp-session-id');
+    const session = sessionId !== undefined ? this.sessions.get(sessionId) : undefined;
+
+    if (req.method === 'POST') {
+      let body: unknown;
+      try {
+        body = await readJsonBody(req, this.maxBodyBytes);
+      } catch (error) {
+        const tooLarge = error instanceof AppError && error.code === 'PAYLOAD_TOO_LARGE';
+        return rpcError(
+          res,
+          tooLarge ? 413 : 400,
+          -32700,
+          error instanceof Error ? error.message : 'Parse error',
+        );
+      }
+      if (session) return this.serve(session, req, res, body);
+      if (sessionId !== undefined)
+        return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
+      if (isInitializeRequest(body)) return this.openSession(req, res, body);
+      return this.modern(req, res, body);
+    }
+    if (req.method === 'GET' || req.method === 'DELETE') {
+      if (session) return this.serve(session, req, res);
+      if (sessionId !== undefined)
+        return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
+      return rpcError(res, 400, -32000, 'Bad Request: an Mcp-Session-Id header is required.');
+    }
+    res.setHeader('allow', 'GET, POST, DELETE');
+    return rpcError(res, 405, -32000, 'Method not allowed.');
+  }
+
+  private async serve(
+    session: LegacySession,
+    req: AuthedRequest,
+    res: ServerResponse,
+    body?: unknown,
+  ): Promise<void> {
+    session.lastSeen = Date.now();
+    if (req.method === 'GET') {
+      session.openStreams++;
+      res.once('close', () => {
+        session.openStreams--;
+        session.lastSeen = Date.now();
+      });
+    }
+    await session.transport.handleRequest(req, res, body);
+  }
+
+  private async openSession(req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
+    const server = buildMcpServer(this.mcp);
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      eventStore: this.eventStore,
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, { transport, server, lastSeen: Date.now(), openStreams: 0 });
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id === undefined) return;
+      this.sessions.delete(id);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  private sweepIdle(): void {
+    const cutoff = Date.now() - IDLE_SESSION_MS;
+    for (const session of this.sessions.values()) {
+      if (session.openStreams === 0 && session.lastSeen < cutoff) void session.server.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.server.close()));
+    this.sessions.clear();
+    await this.modernHandler.close?.();
+  }
+}
