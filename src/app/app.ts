@@ -31,7 +31,7 @@ export async function startApp(
       stopping ??= (async () => {
         retention.stop();
         await http.close();
-        await services.store.close();
+        await services.close();
         logger.info('shared-context-server stopped');
         logger.flush();
       })();

@@ -1,23 +1,20 @@
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
+import { AgentService } from '../agents/agent.service.js';
+import { MailService } from '../agents/mail.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import { type Secrets, resolveSecrets } from '../auth/secrets.js';
+import { type EventBus, InMemoryEventBus } from '../events/event-bus.js';
 import { MemoryService } from '../memory/memory.service.js';
 import { MessageService } from '../messages/message.service.js';
+import { Metrics } from '../metrics/metrics.js';
+import { MessageWaiter } from '../realtime/message-waiter.js';
+import { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
+import { ResourceSubscriptions } from '../realtime/resource-subscriptions.js';
 import { SearchService } from '../search/search.service.js';
 import { SessionService } from '../sessions/session.service.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
-
-/** Hooks the real-time issue fills in; absent means "not measured / not limited". */
-export interface RateLimiter {
-  /** Throws RATE_LIMITED with retry_after when the agent is over its budget. */
-  take(agentId: string): void;
-}
-
-export interface ToolMetrics {
-  toolCall(tool: string, code: string, ms: number): void;
-}
 
 /** Everything a tool handler or a transport may call: the core, wired once per process. */
 export interface Services {
@@ -25,35 +22,67 @@ export interface Services {
   readonly logger: Logger;
   readonly secrets: Secrets;
   readonly store: Store;
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  readonly rateLimiter: TokenBucketRateLimiter;
   readonly auth: AuthService;
   readonly sessions: SessionService;
   readonly messages: MessageService;
   readonly memory: MemoryService;
   readonly search: SearchService;
-  readonly rateLimiter?: RateLimiter;
-  readonly metrics?: ToolMetrics;
+  readonly agents: AgentService;
+  readonly mail: MailService;
+  readonly waiter: MessageWaiter;
+  readonly subscriptions: ResourceSubscriptions;
+  /** Stops background work and closes the store. */
+  close(): Promise<void>;
 }
 
 const MAX_METADATA_BYTES = 64 * 1024;
 
-export async function createServices(config: Config, logger: Logger): Promise<Services> {
+export async function createServices(config: Config, logger: Logger, bus?: EventBus): Promise<Services> {
   const secrets = resolveSecrets(config);
-  const store = await openStore(config.database);
+  const metrics = new Metrics();
+  const store = await openStore(config.database, { onQuery: (sql, ms) => metrics.dbQuery(sql, ms) });
   const db = store.db;
+  const events =
+    bus ??
+    new InMemoryEventBus((error, event) =>
+      logger.error({ err: error, event: event.type }, 'event listener failed'),
+    );
+  events.subscribe((event) => metrics.busEvent(event.type));
   const auth = new AuthService(db, secrets, config.tokenExpirySeconds);
   await auth.init();
+  const messages = new MessageService(db, events, {
+    maxContentLength: config.maxContentLength,
+    maxMetadataBytes: MAX_METADATA_BYTES,
+  });
+  const agents = new AgentService(db, events);
+  const waiter = new MessageWaiter(events, messages);
+  const subscriptions = new ResourceSubscriptions(events);
   return {
     config,
     logger,
     secrets,
     store,
+    bus: events,
+    metrics,
+    rateLimiter: new TokenBucketRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst),
     auth,
-    sessions: new SessionService(db),
-    messages: new MessageService(db, {
-      maxContentLength: config.maxContentLength,
-      maxMetadataBytes: MAX_METADATA_BYTES,
-    }),
-    memory: new MemoryService(db, config.maxMemoryValueBytes),
+    sessions: new SessionService(db, events),
+    messages,
+    memory: new MemoryService(db, events, config.maxMemoryValueBytes),
     search: new SearchService(db, store.searchIndex),
+    agents,
+    mail: new MailService(db, events, agents, config.maxContentLength),
+    waiter,
+    subscriptions,
+    async close() {
+      waiter.close();
+      subscriptions.close();
+      agents.stop();
+      await agents.flush().catch(() => undefined);
+      await store.close();
+    },
   };
 }

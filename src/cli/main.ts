@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
       const handle = serveMcpStdio(services);
       const stop = async () => {
         await handle.close();
-        await services.store.close();
+        await services.close();
         process.exit(0);
       };
       process.stdin.once('end', () => void stop());
@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
           apiKey: values.admin ? secrets.adminApiKey : secrets.apiKey,
           requestedPermissions: values.admin ? ['read', 'write', 'admin'] : ['read', 'write'],
         });
-        await services.store.close();
+        await services.close();
         console.log(JSON.stringify(issued, null, 2));
         return 0;
       }

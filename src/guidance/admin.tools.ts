@@ -42,4 +42,16 @@ export const adminTools = [
       return { entries, count: entries.length };
     },
   }),
+  defineTool({
+    name: 'get_performance_metrics',
+    title: 'Performance metrics',
+    description:
+      'Measured figures of this server: per-tool call counts, errors and latency percentiles (last 10 minutes), open connections, database timings. Admin only.',
+    permission: 'admin',
+    input: {},
+    annotations: { readOnlyHint: true },
+    async handler(_args, { services }) {
+      return { metrics: await services.metrics.snapshot() };
+    },
+  }),
 ];

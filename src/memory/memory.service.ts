@@ -3,6 +3,7 @@ import { fromJsonText, toJsonText } from '../core/json.js';
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
 import type { MemoryRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
@@ -72,6 +73,7 @@ export interface SetMemoryInput {
 export class MemoryService {
   constructor(
     private readonly db: Db,
+    private readonly bus: EventBus,
     private readonly maxValueBytes: number,
   ) {}
 
@@ -84,7 +86,7 @@ export class MemoryService {
       );
     }
     const at = address(caller, input.key, input.sessionId);
-    return this.db.transaction().execute(async (trx) => {
+    const entry = await this.db.transaction().execute(async (trx) => {
       if (input.sessionId !== undefined) await requireSession(trx, input.sessionId);
       const now = nowMs();
       const existing = await findAnyMemory(trx, at);
@@ -133,6 +135,15 @@ export class MemoryService {
       });
       return toEntry({ agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
     });
+    this.bus.publish({
+      type: 'memory.changed',
+      agentId: caller.agentId,
+      key: entry.key,
+      sessionId: entry.session_id,
+      version: entry.version,
+      deleted: false,
+    });
+    return entry;
   }
 
   async get(caller: Principal, key: string, sessionId: string | undefined): Promise<MemoryEntry> {
@@ -167,6 +178,14 @@ export class MemoryService {
         sessionId,
         resource: `memory:${key}`,
       });
+    });
+    this.bus.publish({
+      type: 'memory.changed',
+      agentId: caller.agentId,
+      key,
+      sessionId: sessionId ?? null,
+      version: null,
+      deleted: true,
     });
     return { key, deleted: true };
   }

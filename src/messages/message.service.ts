@@ -3,6 +3,7 @@ import { toJsonText } from '../core/json.js';
 import { nowMs } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
 import type { Db } from '../store/store.js';
 import {
@@ -33,26 +34,17 @@ export interface MessagePage {
   next_cursor: number | null;
 }
 
-/** Called after a message is committed (the real-time layer hangs here). */
-export type MessageListener = (message: MessageView) => void;
-
 export const messageNotFound = (sessionId: string, id: number) =>
   new AppError('MESSAGE_NOT_FOUND', `No message ${id} that you can see exists in session ${sessionId}.`, {
     suggestions: ['get_messages'],
   });
 
 export class MessageService {
-  private readonly listeners = new Set<MessageListener>();
-
   constructor(
     private readonly db: Db,
+    private readonly bus: EventBus,
     private readonly limits: { maxContentLength: number; maxMetadataBytes: number },
   ) {}
-
-  onMessage(listener: MessageListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
 
   async add(caller: Principal, input: NewMessage): Promise<{ message_id: number; timestamp: string }> {
     if (input.content.length > this.limits.maxContentLength) {
@@ -106,7 +98,7 @@ export class MessageService {
       return inserted;
     });
     const view = toMessageView(row);
-    for (const listener of this.listeners) listener(view);
+    this.bus.publish({ type: 'message.created', message: view });
     return { message_id: view.id, timestamp: view.timestamp };
   }
 

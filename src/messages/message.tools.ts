@@ -102,4 +102,26 @@ export const messageTools = [
       );
     },
   }),
+  defineTool({
+    name: 'wait_for_messages',
+    title: 'Wait for new messages',
+    description:
+      'Long-poll: returns at once if there are messages you may see with id > after_id, otherwise waits until one arrives or timeout_s passes (then messages is empty and timed_out is true).',
+    permission: 'read',
+    input: {
+      session_id: sessionIdArg,
+      after_id: z.number().int().min(0),
+      timeout_s: z.number().min(0).max(60).default(30),
+      limit: z.number().int().min(1).max(1000).default(50),
+    },
+    annotations: { readOnlyHint: true },
+    async handler(args, { services, principal }) {
+      return services.waiter.wait(principal, {
+        sessionId: args.session_id,
+        afterId: args.after_id,
+        timeoutMs: args.timeout_s * 1000,
+        limit: args.limit,
+      });
+    },
+  }),
 ];

@@ -4,6 +4,7 @@ import { fromJsonText, toJsonText } from '../core/json.js';
 import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
+import type { EventBus } from '../events/event-bus.js';
 import { type MessageView, toMessageView } from '../messages/message.view.js';
 import {
   countVisibleByVisibility,
@@ -11,7 +12,7 @@ import {
   listNewestVisibleMessages,
 } from '../messages/message.repository.js';
 import type { Viewer } from '../messages/visibility.js';
-import type { SessionRow } from '../store/schema.js';
+import type { MessageRow, SessionRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import { findSession, insertSession, listSessions, updateSession } from './session.repository.js';
 
@@ -71,7 +72,10 @@ function decodeCursor(cursor: string): { updatedAt: number; sessionId: string } 
 }
 
 export class SessionService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+  ) {}
 
   async create(
     caller: Principal,
@@ -83,7 +87,7 @@ export class SessionService {
   ): Promise<{ session_id: string; created_by: string; created_at: string; initial_message_id?: number }> {
     const sessionId = newSessionId();
     const now = nowMs();
-    const initialId = await this.db.transaction().execute(async (trx) => {
+    const initial = await this.db.transaction().execute(async (trx) => {
       await insertSession(trx, {
         session_id: sessionId,
         purpose: input.purpose,
@@ -93,9 +97,9 @@ export class SessionService {
         updated_at: now,
         metadata: toJsonText(input.metadata ?? null),
       });
-      let messageId: number | undefined;
+      let message: MessageRow | undefined;
       if (input.initialMessage !== undefined) {
-        const row = await insertMessage(trx, {
+        message = await insertMessage(trx, {
           session_id: sessionId,
           sender: caller.agentId,
           sender_type: caller.agentType,
@@ -106,7 +110,6 @@ export class SessionService {
           parent_message_id: null,
           created_at: now,
         });
-        messageId = Number(row.id);
       }
       await auditService.record(trx, {
         agentId: caller.agentId,
@@ -114,13 +117,15 @@ export class SessionService {
         sessionId,
         details: { purpose: input.purpose },
       });
-      return messageId;
+      return message;
     });
+    this.bus.publish({ type: 'session.created', sessionId, status: 'active', actor: caller.agentId });
+    if (initial !== undefined) this.bus.publish({ type: 'message.created', message: toMessageView(initial) });
     return {
       session_id: sessionId,
       created_by: caller.agentId,
       created_at: toIso(now),
-      ...(initialId !== undefined ? { initial_message_id: initialId } : {}),
+      ...(initial !== undefined ? { initial_message_id: Number(initial.id) } : {}),
     };
   }
 
@@ -178,7 +183,7 @@ export class SessionService {
       metadata?: Record<string, unknown> | undefined;
     },
   ): Promise<SessionView> {
-    return this.db.transaction().execute(async (trx) => {
+    const view = await this.db.transaction().execute(async (trx) => {
       const current = await requireSession(trx, sessionId);
       if (current.created_by !== caller.agentId && !caller.isAdmin) {
         throw new AppError(
@@ -205,5 +210,7 @@ export class SessionService {
       });
       return toSessionView(row);
     });
+    this.bus.publish({ type: 'session.updated', sessionId, status: view.status, actor: caller.agentId });
+    return view;
   }
 }

@@ -2,8 +2,13 @@ import type { DatabaseTarget } from '../config/config.js';
 import { openSqliteStore } from './sqlite/sqlite.store.js';
 import type { Store } from './store.js';
 
+export interface StoreOptions {
+  /** Called after every query with its SQL and duration (metrics). */
+  onQuery?: (sql: string, ms: number) => void;
+}
+
 /** Opens the configured database and brings its schema up to date. */
-export async function openStore(target: DatabaseTarget): Promise<Store> {
-  if (target.kind === 'sqlite') return openSqliteStore(target.file);
+export async function openStore(target: DatabaseTarget, options: StoreOptions = {}): Promise<Store> {
+  if (target.kind === 'sqlite') return openSqliteStore(target.file, options);
   throw new Error('DATABASE_URL: PostgreSQL support is not built yet; use the SQLite default.');
 }

@@ -54,12 +54,40 @@ export interface AuditTable {
   details: string;
 }
 
+export interface AgentTable {
+  agent_id: string;
+  agent_type: string;
+  name: string | null;
+  capabilities: string;
+  session_id: string | null;
+  /** What the agent last said of itself (heartbeat status); presence is derived from times. */
+  status_hint: string | null;
+  registered_at: number;
+  last_heartbeat: number | null;
+  last_activity: number;
+}
+
+export interface MailTable {
+  id: Generated<number>;
+  from_agent: string;
+  to_agent: string;
+  type: string;
+  content: string;
+  metadata: string;
+  reply_to: number | null;
+  created_at: number;
+  delivered_at: number | null;
+  read_at: number | null;
+}
+
 export interface Database {
   sessions: SessionTable;
   messages: MessageTable;
   agent_memory: MemoryTable;
   revoked_tokens: RevokedTokenTable;
   audit_log: AuditTable;
+  agents: AgentTable;
+  mail: MailTable;
 }
 
 export type SessionRow = Selectable<SessionTable>;
@@ -67,3 +95,5 @@ export type MessageRow = Selectable<MessageTable>;
 export type NewMessageRow = Insertable<MessageTable>;
 export type MemoryRow = Selectable<MemoryTable>;
 export type AuditRow = Selectable<AuditTable>;
+export type AgentRow = Selectable<AgentTable>;
+export type MailRow = Selectable<MailTable>;

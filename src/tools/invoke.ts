@@ -58,7 +58,8 @@ export async function invokeTool(
           `${tool.name} needs the "${tool.permission}" permission; your token has ${principal.permissions.join(', ') || 'none'}.`,
         );
       }
-      services.rateLimiter?.take(principal.agentId);
+      services.rateLimiter.take(principal.agentId);
+      services.agents.touch(principal.agentId);
     }
     const body = await tool.handler(args, { services, principal, credentials: withArg });
     outcome = { ok: true, status: 200, body: { success: true, ...body } };
@@ -70,6 +71,6 @@ export async function invokeTool(
       outcome = { ok: false, status: 500, body: internalFailure() };
     }
   }
-  services.metrics?.toolCall(tool.name, outcome.ok ? 'OK' : outcome.body.code, performance.now() - started);
+  services.metrics.toolCall(tool.name, outcome.ok ? 'OK' : outcome.body.code, performance.now() - started);
   return outcome;
 }

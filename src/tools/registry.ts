@@ -1,3 +1,4 @@
+import { agentTools } from '../agents/agent.tools.js';
 import { authTools } from '../auth/auth.tools.js';
 import { adminTools } from '../guidance/admin.tools.js';
 import { memoryTools } from '../memory/memory.tools.js';
@@ -8,8 +9,13 @@ import type { ToolDefinition } from './tool.js';
 
 /** Every tool of the server, by name. */
 export const TOOLS: ReadonlyMap<string, ToolDefinition> = new Map(
-  [...authTools, ...sessionTools, ...messageTools, ...searchTools, ...memoryTools, ...adminTools].map((t) => [
-    t.name,
-    t,
-  ]),
+  [
+    ...authTools,
+    ...sessionTools,
+    ...messageTools,
+    ...searchTools,
+    ...memoryTools,
+    ...agentTools,
+    ...adminTools,
+  ].map((t) => [t.name, t]),
 );

@@ -1,12 +1,14 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../store.js';
 import * as initial from './0001-initial.js';
+import * as agentsMail from './0002-agents-mail.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
 /** Versioned migrations in order. Names are permanent once released. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   '0001-initial': initial,
+  '0002-agents-mail': agentsMail,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
+import type { StoreOptions } from '../open-store.js';
 import type { Store } from '../store.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
 
@@ -12,14 +13,24 @@ import { SqliteSearchIndex } from './sqlite-search-index.js';
  * mode keeps every committed transaction across a process crash (only an OS crash or power loss
  * can drop the last commits), which is what an acknowledged write promises.
  */
-export async function openSqliteStore(file: string): Promise<Store> {
+export async function openSqliteStore(file: string, options: StoreOptions = {}): Promise<Store> {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const raw = new BetterSqlite3(file);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const onQuery = options.onQuery;
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: raw }),
+    ...(onQuery
+      ? {
+          log(event) {
+            if (event.level === 'query') onQuery(event.query.sql, event.queryDurationMillis);
+          },
+        }
+      : {}),
+  });
   await migrateToLatest(db, 'sqlite');
   const searchIndex = new SqliteSearchIndex(db);
   searchIndex.start();

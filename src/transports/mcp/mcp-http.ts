@@ -50,7 +50,7 @@ export class McpHttpEndpoint {
     private readonly mcp: McpContext,
     private readonly maxBodyBytes: number,
   ) {
-    this.modernHandler = createMcpHandler(() => buildMcpServer(mcp), {
+    this.modernHandler = createMcpHandler(() => buildMcpServer(mcp, { persistent: false }), {
       legacy: 'reject',
       maxRequestBodySize: maxBodyBytes,
       onerror: (error) => mcp.services.logger.debug({ err: error }, 'mcp request rejected'),
@@ -122,18 +122,20 @@ export class McpHttpEndpoint {
   }
 
   private async openSession(req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
-    const server = buildMcpServer(this.mcp);
+    const server = buildMcpServer(this.mcp, { persistent: true });
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: this.eventStore,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { transport, server, lastSeen: Date.now(), openStreams: 0 });
+        this.mcp.services.metrics.mcpSessions.set(this.sessions.size);
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id === undefined) return;
       this.sessions.delete(id);
+      this.mcp.services.metrics.mcpSessions.set(this.sessions.size);
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);

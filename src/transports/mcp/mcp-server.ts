@@ -12,6 +12,7 @@ import { type ToolOutcome, invokeTool } from '../../tools/invoke.js';
 import { TOOLS } from '../../tools/registry.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
+import { registerSubscriptions } from './subscriptions.js';
 
 export const SERVER_INFO = { name: 'shared-context-server', version: '0.1.0' } as const;
 
@@ -60,9 +61,9 @@ export function createMcpContext(services: Services, credentialsOf: CredentialSo
  * The SDK validates arguments against the tool's zod schema before the handler runs; the handler
  * then takes the same path as every other transport (invokeTool).
  */
-export function buildMcpServer(mcp: McpContext): McpServer {
+export function buildMcpServer(mcp: McpContext, options: { persistent: boolean }): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    capabilities: { logging: {}, resources: { subscribe: false, listChanged: false } },
+    capabilities: { logging: {}, resources: { subscribe: options.persistent, listChanged: false } },
     instructions:
       'Shared blackboard, private memory and search for cooperating agents. Start with authenticate_agent (unless your client sends an API key header), then create_session or get_session. get_usage_guidance explains the rest.',
   });
@@ -81,5 +82,6 @@ export function buildMcpServer(mcp: McpContext): McpServer {
   }
   registerResources(server, mcp);
   registerPrompts(server, mcp);
+  if (options.persistent) registerSubscriptions(server, mcp);
   return server;
 }

@@ -18,7 +18,7 @@ export function serveMcpStdio(
       ? { apiKey: env.SCS_API_KEY ?? services.secrets.apiKey, agentId, agentType: env.SCS_AGENT_TYPE }
       : { apiKey: env.SCS_API_KEY };
   const mcp = createMcpContext(services, () => credentials);
-  return serveStdio(() => buildMcpServer(mcp), {
+  return serveStdio(() => buildMcpServer(mcp, { persistent: true }), {
     onerror: (error) => services.logger.warn({ err: error }, 'stdio transport error'),
   });
 }

@@ -1,6 +1,7 @@
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
 import { AppError } from '../../core/errors.js';
 import { SESSION_ID_PATTERN } from '../../core/ids.js';
+import type { Principal } from '../../auth/principal.js';
 import type { McpContext } from './mcp-server.js';
 import { toProtocolError } from './mcp-server.js';
 
@@ -74,31 +75,36 @@ export function registerResources(server: McpServer, mcp: McpContext): void {
     },
   );
 
-  server.registerResource(
-    'agent-memory',
-    new ResourceTemplate('agent://{agent_id}/memory', { list: undefined }),
-    {
-      title: 'Your memory',
-      description: 'Your own memory entries, every scope.',
-      mimeType: 'application/json',
-    },
-    async (uri, vars, ctx) => {
-      const caller = await mcp.principalOf(ctx);
-      try {
-        const agentId = one(vars.agent_id, 'agent id');
-        if (agentId !== caller.agentId) {
-          throw new AppError(
-            'PERMISSION_DENIED',
-            `agent://${agentId}/memory belongs to another agent; read agent://${caller.agentId}/memory.`,
-          );
+  const ownResource = (
+    kind: 'memory' | 'inbox',
+    description: string,
+    read: (caller: Principal) => Promise<object>,
+  ) =>
+    server.registerResource(
+      `agent-${kind}`,
+      new ResourceTemplate(`agent://{agent_id}/${kind}`, { list: undefined }),
+      { title: `Your ${kind}`, description, mimeType: 'application/json' },
+      async (uri, vars, ctx) => {
+        const caller = await mcp.principalOf(ctx);
+        try {
+          const agentId = one(vars.agent_id, 'agent id');
+          if (agentId !== caller.agentId) {
+            throw new AppError(
+              'PERMISSION_DENIED',
+              `agent://${agentId}/${kind} belongs to another agent; read agent://${caller.agentId}/${kind}.`,
+            );
+          }
+          return json(uri, { agent_id: agentId, ...(await read(caller)) });
+        } catch (error) {
+          return toProtocolError(error);
         }
-        return json(uri, {
-          agent_id: agentId,
-          ...(await services.memory.list(caller, 'all', undefined, 1000)),
-        });
-      } catch (error) {
-        return toProtocolError(error);
-      }
-    },
+      },
+    );
+
+  ownResource('memory', 'Your own memory entries, every scope.', (caller) =>
+    services.memory.list(caller, 'all', undefined, 1000),
+  );
+  ownResource('inbox', 'Your newest unread mail (reading it marks it delivered).', (caller) =>
+    services.mail.inbox(caller, { unreadOnly: true, limit: 200 }),
   );
 }

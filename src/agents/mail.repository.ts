@@ -1,0 +1,66 @@
+import type { Insertable } from 'kysely';
+import type { MailRow, MailTable } from '../store/schema.js';
+import type { Db } from '../store/store.js';
+
+export async function insertMail(db: Db, rows: Insertable<MailTable>[]): Promise<MailRow[]> {
+  if (rows.length === 0) return [];
+  return db.insertInto('mail').values(rows).returningAll().execute();
+}
+
+export async function listInbox(
+  db: Db,
+  agentId: string,
+  filter: { afterId?: number | undefined; unreadOnly?: boolean | undefined },
+  limit: number,
+): Promise<MailRow[]> {
+  let q = db.selectFrom('mail').selectAll().where('to_agent', '=', agentId);
+  if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
+  if (filter.unreadOnly) q = q.where('read_at', 'is', null);
+  return q.orderBy('id', 'asc').limit(limit).execute();
+}
+
+export async function listSent(
+  db: Db,
+  agentId: string,
+  afterId: number | undefined,
+  limit: number,
+): Promise<MailRow[]> {
+  let q = db.selectFrom('mail').selectAll().where('from_agent', '=', agentId);
+  if (afterId !== undefined) q = q.where('id', '>', afterId);
+  return q.orderBy('id', 'asc').limit(limit).execute();
+}
+
+export async function findMail(db: Db, id: number): Promise<MailRow | undefined> {
+  return db.selectFrom('mail').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks the recipient's mail delivered; returns the rows that changed (were undelivered). */
+export async function markDelivered(db: Db, agentId: string, ids: number[], at: number): Promise<MailRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .updateTable('mail')
+    .set({ delivered_at: at })
+    .where('to_agent', '=', agentId)
+    .where('id', 'in', ids)
+    .where('delivered_at', 'is', null)
+    .returningAll()
+    .execute();
+}
+
+export async function markRead(
+  db: Db,
+  agentId: string,
+  id: number,
+  at: number,
+): Promise<MailRow | undefined> {
+  return db
+    .updateTable('mail')
+    .set((eb) => ({
+      read_at: eb.fn.coalesce('read_at', eb.val(at)),
+      delivered_at: eb.fn.coalesce('delivered_at', eb.val(at)),
+    }))
+    .where('to_agent', '=', agentId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}

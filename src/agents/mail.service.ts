@@ -1,0 +1,180 @@
+import { AppError } from '../core/errors.js';
+import { fromJsonText, toJsonText } from '../core/json.js';
+import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
+import { auditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { MailView } from '../events/events.js';
+import type { MailRow } from '../store/schema.js';
+import type { Db } from '../store/store.js';
+import type { AgentService } from './agent.service.js';
+import { findMail, insertMail, listInbox, listSent, markDelivered, markRead } from './mail.repository.js';
+
+export type { MailView };
+
+export const toMailView = (row: MailRow): MailView => ({
+  id: Number(row.id),
+  from: row.from_agent,
+  to: row.to_agent,
+  type: row.type,
+  content: fromJsonText(row.content),
+  metadata: fromJsonText(row.metadata),
+  reply_to: row.reply_to === null ? null : Number(row.reply_to),
+  created_at: toIso(Number(row.created_at)),
+  delivered_at: toIsoOrNull(row.delivered_at === null ? null : Number(row.delivered_at)),
+  read_at: toIsoOrNull(row.read_at === null ? null : Number(row.read_at)),
+});
+
+const MAX_RECIPIENTS = 1000;
+
+const mailNotFound = (id: number) =>
+  new AppError('MESSAGE_NOT_FOUND', `No mail ${id} addressed to you exists.`, { suggestions: ['get_inbox'] });
+
+export interface MailPage {
+  messages: MailView[];
+  count: number;
+  has_more: boolean;
+  next_cursor: number | null;
+}
+
+/**
+ * Agent-to-agent mail. Every mail is a row per recipient, so an agent that is away finds it in
+ * its inbox; pushes (WebSocket, subscriptions) are only a faster way to learn of it.
+ */
+export class MailService {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly agents: AgentService,
+    private readonly maxContentLength: number,
+  ) {}
+
+  async send(
+    caller: Principal,
+    input: {
+      to: string | string[];
+      content: unknown;
+      type: string;
+      metadata?: Record<string, unknown> | undefined;
+      replyTo?: number | undefined;
+    },
+  ): Promise<{ message_ids: number[]; recipients: string[]; count: number; created_at: string }> {
+    const content = toJsonText(input.content);
+    if (content.length > this.maxContentLength) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `The mail content is ${content.length} characters as JSON; the limit is ${this.maxContentLength}.`,
+      );
+    }
+    const recipients =
+      input.to === 'ALL'
+        ? await this.agents.broadcastAudience(caller.agentId)
+        : [...new Set(Array.isArray(input.to) ? input.to : [input.to])];
+    if (recipients.length === 0) {
+      throw new AppError(
+        'NOT_FOUND',
+        'No recipients: "ALL" reaches registered agents of your session, and none other is registered.',
+        {
+          suggestions: ['list_agents', 'register_agent'],
+        },
+      );
+    }
+    if (recipients.length > MAX_RECIPIENTS)
+      throw new AppError('INVALID_INPUT', `At most ${MAX_RECIPIENTS} recipients per mail.`);
+    if (input.replyTo !== undefined) {
+      const original = await findMail(this.db, input.replyTo);
+      if (
+        original === undefined ||
+        (original.to_agent !== caller.agentId && original.from_agent !== caller.agentId)
+      ) {
+        throw mailNotFound(input.replyTo);
+      }
+    }
+    const now = nowMs();
+    const metadata = toJsonText(input.metadata ?? null);
+    const rows = await this.db.transaction().execute(async (trx) => {
+      const inserted = await insertMail(
+        trx,
+        recipients.map((to) => ({
+          from_agent: caller.agentId,
+          to_agent: to,
+          type: input.type,
+          content,
+          metadata,
+          reply_to: input.replyTo ?? null,
+          created_at: now,
+        })),
+      );
+      await auditService.record(trx, {
+        agentId: caller.agentId,
+        action: 'send_message',
+        resource: `mail:${inserted.map((r) => r.id).join(',')}`,
+        details: { to: input.to === 'ALL' ? 'ALL' : recipients, type: input.type },
+      });
+      return inserted;
+    });
+    for (const row of rows) this.bus.publish({ type: 'mail.sent', mail: toMailView(row) });
+    return {
+      message_ids: rows.map((r) => Number(r.id)),
+      recipients,
+      count: rows.length,
+      created_at: toIso(now),
+    };
+  }
+
+  /** The caller's inbox in id order; what it returns counts as delivered. */
+  async inbox(
+    caller: Principal,
+    filter: { afterId?: number | undefined; unreadOnly: boolean; limit: number },
+  ): Promise<MailPage> {
+    const rows = await listInbox(this.db, caller.agentId, filter, filter.limit + 1);
+    const hasMore = rows.length > filter.limit;
+    const page = rows.slice(0, filter.limit);
+    const delivered = await this.delivered(caller.agentId, page);
+    const messages = page.map((r) => delivered.get(Number(r.id)) ?? toMailView(r));
+    const last = messages.at(-1);
+    return {
+      messages,
+      count: messages.length,
+      has_more: hasMore,
+      next_cursor: hasMore && last ? last.id : null,
+    };
+  }
+
+  /** Marks pushed or fetched mail delivered and tells the senders. Returns the updated views by id. */
+  async delivered(
+    agentId: string,
+    rows: Pick<MailRow, 'id' | 'delivered_at'>[],
+  ): Promise<Map<number, MailView>> {
+    const ids = rows.filter((r) => r.delivered_at === null).map((r) => Number(r.id));
+    const changed = await markDelivered(this.db, agentId, ids, nowMs());
+    const views = new Map<number, MailView>();
+    for (const row of changed) {
+      const view = toMailView(row);
+      views.set(view.id, view);
+      this.bus.publish({ type: 'mail.receipt', mail: view });
+    }
+    return views;
+  }
+
+  async sent(caller: Principal, afterId: number | undefined, limit: number): Promise<MailPage> {
+    const rows = await listSent(this.db, caller.agentId, afterId, limit + 1);
+    const hasMore = rows.length > limit;
+    const messages = rows.slice(0, limit).map(toMailView);
+    const last = messages.at(-1);
+    return {
+      messages,
+      count: messages.length,
+      has_more: hasMore,
+      next_cursor: hasMore && last ? last.id : null,
+    };
+  }
+
+  async ack(caller: Principal, id: number): Promise<MailView> {
+    const row = await markRead(this.db, caller.agentId, id, nowMs());
+    if (row === undefined) throw mailNotFound(id);
+    const view = toMailView(row);
+    this.bus.publish({ type: 'mail.receipt', mail: view });
+    return view;
+  }
+}

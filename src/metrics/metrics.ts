@@ -1,0 +1,139 @@
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/**
+ * The server's measurements, in one prom-client registry per process: served as Prometheus text at
+ * GET /metrics and as JSON by get_performance_metrics.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly toolCalls = new Counter({
+    name: 'scs_tool_calls_total',
+    help: 'Tool calls by tool and result code (OK or an error code).',
+    labelNames: ['tool', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly toolLatency = new Histogram({
+    name: 'scs_tool_duration_seconds',
+    help: 'Tool call latency, from validated arguments to result.',
+    labelNames: ['tool'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly toolLatencySummary = new Summary({
+    name: 'scs_tool_latency_seconds',
+    help: 'Tool call latency percentiles over the last 10 minutes.',
+    labelNames: ['tool'] as const,
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'scs_errors_total',
+    help: 'Failures by error code, over every surface.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  private readonly busEvents = new Counter({
+    name: 'scs_bus_events_total',
+    help: 'Events published on the event bus, by type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  private readonly dbQueries = new Histogram({
+    name: 'scs_db_query_duration_seconds',
+    help: 'Database query durations.',
+    labelNames: ['kind'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly mcpSessions = new Gauge({
+    name: 'scs_mcp_sessions_open',
+    help: 'Open MCP (2025-era) sessions.',
+    registers: [this.registry],
+  });
+  readonly websockets = new Gauge({
+    name: 'scs_websockets_open',
+    help: 'Open WebSocket connections.',
+    registers: [this.registry],
+  });
+  readonly waiters = new Gauge({
+    name: 'scs_long_polls_waiting',
+    help: 'wait_for_messages calls waiting.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'scs_' });
+  }
+
+  toolCall(tool: string, code: string, ms: number): void {
+    this.toolCalls.inc({ tool, code });
+    this.toolLatency.observe({ tool }, ms / 1000);
+    this.toolLatencySummary.observe({ tool }, ms / 1000);
+    if (code !== 'OK') this.errors.inc({ code });
+  }
+
+  error(code: string): void {
+    this.errors.inc({ code });
+  }
+
+  busEvent(type: string): void {
+    this.busEvents.inc({ type });
+  }
+
+  dbQuery(sqlText: string, ms: number): void {
+    const kind = sqlText.trimStart().slice(0, 6).toLowerCase();
+    this.dbQueries.observe({ kind }, ms / 1000);
+  }
+
+  /** The same figures as /metrics, shaped for an agent: per tool, counts and latency percentiles (ms). */
+  async snapshot(): Promise<Record<string, unknown>> {
+    const calls = await this.toolCalls.get();
+    const summary = await this.toolLatencySummary.get();
+    const db = await this.dbQueries.get();
+    const tools: Record<
+      string,
+      { calls: number; errors: number; p50_ms?: number; p90_ms?: number; p99_ms?: number }
+    > = {};
+    for (const v of calls.values) {
+      const tool = String(v.labels.tool);
+      const entry = (tools[tool] ??= { calls: 0, errors: 0 });
+      entry.calls += v.value;
+      if (v.labels.code !== 'OK') entry.errors += v.value;
+    }
+    for (const v of summary.values) {
+      const labels = v.labels as Record<string, string | number | undefined>;
+      const entry = tools[String(labels.tool)];
+      if (!entry || labels.quantile === undefined || Number.isNaN(v.value)) continue;
+      const key = `p${Math.round(Number(labels.quantile) * 100)}_ms` as 'p50_ms';
+      entry[key] = Math.round(v.value * 1000 * 100) / 100;
+    }
+    const dbCount = db.values
+      .filter((v) => v.metricName === 'scs_db_query_duration_seconds_count')
+      .reduce((a, v) => a + v.value, 0);
+    const dbSum = db.values
+      .filter((v) => v.metricName === 'scs_db_query_duration_seconds_sum')
+      .reduce((a, v) => a + v.value, 0);
+    return {
+      tools,
+      connections: {
+        mcp_sessions: (await this.mcpSessions.get()).values[0]?.value ?? 0,
+        websockets: (await this.websockets.get()).values[0]?.value ?? 0,
+        long_polls: (await this.waiters.get()).values[0]?.value ?? 0,
+      },
+      database: {
+        queries: dbCount,
+        mean_ms: dbCount > 0 ? Math.round((dbSum / dbCount) * 1000 * 1000) / 1000 : 0,
+      },
+      process: {
+        rss_mb: Math.round(process.memoryUsage().rss / 1e6),
+        uptime_s: Math.round(process.uptime()),
+      },
+    };
+  }
+}
