@@ -5,6 +5,10 @@ import { internalFailure } from '../../core/errors.js';
 import { credentialsOfAuthInfo, McpHttpEndpoint } from '../mcp/mcp-http.js';
 import { createMcpContext } from '../mcp/mcp-server.js';
 import { handleHealth } from './health.route.js';
+import { handleMetrics } from './metrics.route.js';
+import { REST_PREFIX, handleRest } from './rest.routes.js';
+import { AgentWebSockets } from '../ws/ws-server.js';
+import type { Duplex } from 'node:stream';
 import { sendJson } from './request.js';
 import { createHttpGuard } from './security.js';
 import { handleToolRoute } from './tool.route.js';
@@ -12,6 +16,7 @@ import { handleToolRoute } from './tool.route.js';
 export interface HttpApp {
   readonly server: Server;
   readonly mcp: McpHttpEndpoint;
+  readonly websockets: AgentWebSockets;
   listen(): Promise<{ host: string; port: number }>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes connections. */
   close(graceMs?: number): Promise<void>;
@@ -35,6 +40,7 @@ export function createHttpApp(services: Services): HttpApp {
     createMcpContext(services, (ctx) => credentialsOfAuthInfo(ctx.http?.authInfo)),
     bodyLimit,
   );
+  const websockets = new AgentWebSockets(services);
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const sockets = new Set<Socket>();
@@ -53,7 +59,9 @@ export function createHttpApp(services: Services): HttpApp {
       );
     }
     if (path === '/mcp' || path === '/mcp/') return mcp.handle(req, res);
+    if (path.startsWith(REST_PREFIX)) return handleRest(services, req, res, path, bodyLimit);
     if (path === '/health' && req.method === 'GET') return handleHealth(services, res);
+    if (path === '/metrics' && req.method === 'GET') return handleMetrics(services, res);
     sendJson(res, 404, {
       success: false,
       code: 'NOT_FOUND',
@@ -74,6 +82,18 @@ export function createHttpApp(services: Services): HttpApp {
     });
   });
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const match = /^\/ws\/([^/]+)$/.exec(path);
+    if (!match || !guard.checkUpgrade(req)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    websockets.upgrade(req, socket, head, decodeURIComponent(match[1] ?? '')).catch((error: unknown) => {
+      logger.error({ err: error }, 'websocket upgrade failed');
+      socket.destroy();
+    });
+  });
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -82,6 +102,7 @@ export function createHttpApp(services: Services): HttpApp {
   return {
     server,
     mcp,
+    websockets,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -97,6 +118,7 @@ export function createHttpApp(services: Services): HttpApp {
       server.closeIdleConnections();
       // Long-lived streams (SSE) never end by themselves: close the MCP sessions first.
       await mcp.close();
+      await websockets.close();
       if (inFlight > 0) {
         await Promise.race([
           new Promise<void>((resolve) => (drained = resolve)),

@@ -12,6 +12,8 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export interface HttpGuard {
   /** Answers 403 itself and returns false when the request must not proceed (DNS rebinding). */
   check(req: IncomingMessage, res: ServerResponse): boolean;
+  /** The same Host/Origin check for a WebSocket upgrade (no response object to answer on). */
+  checkUpgrade(req: IncomingMessage): boolean;
   /** Adds CORS headers for configured origins; answers preflights. Returns true when it answered. */
   cors(req: IncomingMessage, res: ServerResponse): boolean;
 }
@@ -29,31 +31,25 @@ export function createHttpGuard(config: Config): HttpGuard {
         : undefined;
   const corsOrigins = new Set(config.corsOrigins);
 
+  /** undefined when allowed, else the reason. */
+  const refusal = (req: IncomingMessage): string | undefined => {
+    if (hosts === undefined) return undefined;
+    const host = validateHostHeader(headerValue(req, 'host'), hosts);
+    if (!host.ok) return `Host not allowed: ${host.message}`;
+    const originHeader = headerValue(req, 'origin');
+    if (originHeader === undefined || corsOrigins.has(originHeader)) return undefined;
+    const origin = validateOriginHeader(originHeader, hosts);
+    return origin.ok ? undefined : `Origin not allowed: ${origin.message}`;
+  };
+
   return {
     check(req, res) {
-      if (hosts === undefined) return true;
-      const host = validateHostHeader(headerValue(req, 'host'), hosts);
-      if (!host.ok) {
-        sendJson(res, 403, {
-          success: false,
-          code: 'PERMISSION_DENIED',
-          error: `Host not allowed: ${host.message}`,
-        });
-        return false;
-      }
-      const originHeader = headerValue(req, 'origin');
-      if (originHeader === undefined || corsOrigins.has(originHeader)) return true;
-      const origin = validateOriginHeader(originHeader, hosts);
-      if (!origin.ok) {
-        sendJson(res, 403, {
-          success: false,
-          code: 'PERMISSION_DENIED',
-          error: `Origin not allowed: ${origin.message}`,
-        });
-        return false;
-      }
-      return true;
+      const reason = refusal(req);
+      if (reason === undefined) return true;
+      sendJson(res, 403, { success: false, code: 'PERMISSION_DENIED', error: reason });
+      return false;
     },
+    checkUpgrade: (req) => refusal(req) === undefined,
     cors(req, res) {
       const origin = headerValue(req, 'origin');
       if (origin === undefined || !(corsOrigins.has(origin) || corsOrigins.has('*'))) return false;
