@@ -12,6 +12,8 @@ import type { Credentials } from '../../auth/principal.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { headerValue, readJsonBody, sendJson } from '../http/request.js';
 import { InMemoryEventStore } from './event-store.js';
+import { ListenBus, listenUris } from './listen-bus.js';
+import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
 import { type McpContext, buildMcpServer } from './mcp-server.js';
 
 interface LegacySession {
@@ -45,12 +47,15 @@ export class McpHttpEndpoint {
   private readonly modern: ReturnType<typeof toNodeHandler>;
   private readonly modernHandler: ReturnType<typeof createMcpHandler>;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly listenBus: ListenBus;
 
   constructor(
     private readonly mcp: McpContext,
     private readonly maxBodyBytes: number,
   ) {
+    this.listenBus = new ListenBus(mcp.services.subscriptions);
     this.modernHandler = createMcpHandler(() => buildMcpServer(mcp, { persistent: false }), {
+      bus: this.listenBus,
       legacy: 'reject',
       maxRequestBodySize: maxBodyBytes,
       onerror: (error) => mcp.services.logger.debug({ err: error }, 'mcp request rejected'),
@@ -92,6 +97,8 @@ export class McpHttpEndpoint {
       if (sessionId !== undefined)
         return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
       if (isInitializeRequest(body)) return this.openSession(req, res, body);
+      const uris = listenUris(body);
+      if (uris !== undefined) return this.listen(req, res, body, credentials, uris);
       return this.modern(req, res, body);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
@@ -102,6 +109,29 @@ export class McpHttpEndpoint {
     }
     res.setHeader('allow', 'GET, POST, DELETE');
     return rpcError(res, 405, -32000, 'Method not allowed.');
+  }
+
+  /** subscriptions/listen: authenticate and check every URI first, then let the SDK hold the stream. */
+  private async listen(
+    req: AuthedRequest,
+    res: ServerResponse,
+    body: unknown,
+    credentials: Credentials,
+    uris: string[],
+  ) {
+    const id = (body as { id?: unknown }).id ?? null;
+    try {
+      const principal = await this.mcp.services.auth.resolve(credentials);
+      for (const uri of uris) watchKeyOf(uri, principal);
+      return await this.listenBus.runAs(principal, uris, () => this.modern(req, res, body));
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return sendJson(res, 200, {
+        jsonrpc: '2.0',
+        id,
+        error: { code: -32602, message: error.message, data: { code: error.code } },
+      });
+    }
   }
 
   private async serve(

@@ -63,7 +63,9 @@ export function createMcpContext(services: Services, credentialsOf: CredentialSo
  */
 export function buildMcpServer(mcp: McpContext, options: { persistent: boolean }): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    capabilities: { logging: {}, resources: { subscribe: options.persistent, listChanged: false } },
+    // Subscriptions work in both eras: resources/subscribe on persistent connections,
+    // subscriptions/listen (served by the SDK entry over ListenBus) on per-request ones.
+    capabilities: { logging: {}, resources: { subscribe: true, listChanged: false } },
     instructions:
       'Shared blackboard, private memory and search for cooperating agents. Start with authenticate_agent (unless your client sends an API key header), then create_session or get_session. get_usage_guidance explains the rest.',
   });

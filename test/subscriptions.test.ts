@@ -1,0 +1,98 @@
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callTool, connectMcp } from './helpers/mcp-client.js';
+import { startTestServer, tokenFor, type TestServer } from './helpers/server.js';
+
+/** Collects resources/updated notifications a client receives. */
+function collectUpdates(client: Client): string[] {
+  const uris: string[] = [];
+  client.setNotificationHandler('notifications/resources/updated', (n) => {
+    uris.push(n.params.uri);
+  });
+  return uris;
+}
+
+/** Waits until `predicate` holds or `ms` pass (bounded; not a timing assertion). */
+async function until(predicate: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('resource subscriptions', () => {
+  let server: TestServer;
+  let sessionId: string;
+  let alice: Client;
+  const headers: Record<string, Record<string, string>> = {};
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    for (const [name, type] of [
+      ['alice', 'claude'],
+      ['bob', 'claude'],
+      ['carol', 'cursor'],
+    ] as const) {
+      headers[name] = { authorization: `Bearer ${await tokenFor(server, name, { agentType: type })}` };
+    }
+    alice = await connectMcp(server.url, headers.alice);
+    sessionId = (await callTool(alice, 'create_session', { purpose: 'subs' })).json.session_id as string;
+  });
+  afterAll(async () => {
+    await alice.close();
+    await server.cleanup();
+  });
+
+  for (const mode of ['legacy', 'auto'] as const) {
+    it(`a ${mode === 'legacy' ? 'resources/subscribe' : 'subscriptions/listen'} subscriber is notified only of messages it may see`, async () => {
+      const bob = await connectMcp(server.url, headers.bob, mode);
+      const carol = await connectMcp(server.url, headers.carol, mode);
+      const bobUpdates = collectUpdates(bob);
+      const carolUpdates = collectUpdates(carol);
+      const uri = `session://${sessionId}`;
+      if (mode === 'legacy') {
+        await bob.subscribeResource({ uri });
+        await carol.subscribeResource({ uri });
+      } else {
+        expect(bob.getProtocolEra()).toBe('modern');
+        await bob.listen({ resourceSubscriptions: [uri] });
+        await carol.listen({ resourceSubscriptions: [uri] });
+      }
+      await callTool(alice, 'add_message', {
+        session_id: sessionId,
+        content: 'for claude agents',
+        visibility: 'agent_only',
+      });
+      await until(() => bobUpdates.length >= 1);
+      expect(bobUpdates).toEqual([uri]);
+      await callTool(alice, 'add_message', {
+        session_id: sessionId,
+        content: 'just me',
+        visibility: 'private',
+      });
+      await callTool(alice, 'add_message', { session_id: sessionId, content: 'everyone' });
+      await until(() => bobUpdates.length >= 2 && carolUpdates.length >= 1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(bobUpdates).toEqual([uri, uri]);
+      expect(carolUpdates).toEqual([uri]);
+      await bob.close();
+      await carol.close();
+    });
+  }
+
+  it("subscribing to another agent's memory is refused", async () => {
+    const bob = await connectMcp(server.url, headers.bob);
+    await expect(bob.subscribeResource({ uri: 'agent://alice/memory' })).rejects.toThrow(/another agent/);
+    await bob.close();
+  });
+
+  it('a memory subscriber learns of its own memory changes', async () => {
+    const bob = await connectMcp(server.url, headers.bob);
+    const updates = collectUpdates(bob);
+    await bob.subscribeResource({ uri: 'agent://bob/memory' });
+    await callTool(alice, 'set_memory', { key: 'k', value: 1 });
+    await callTool(bob, 'set_memory', { key: 'k', value: 2 });
+    await until(() => updates.length >= 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(updates).toEqual(['agent://bob/memory']);
+    await bob.close();
+  });
+});
