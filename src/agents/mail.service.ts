@@ -1,5 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { fromJsonText, toJsonText } from '../core/json.js';
+import { idPage } from '../core/paging.js';
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -128,17 +129,12 @@ export class MailService {
     filter: { afterId?: number | undefined; unreadOnly: boolean; limit: number },
   ): Promise<MailPage> {
     const rows = await listInbox(this.db, caller.agentId, filter, filter.limit + 1);
-    const hasMore = rows.length > filter.limit;
-    const page = rows.slice(0, filter.limit);
-    const delivered = await this.delivered(caller.agentId, page);
-    const messages = page.map((r) => delivered.get(Number(r.id)) ?? toMailView(r));
-    const last = messages.at(-1);
-    return {
-      messages,
-      count: messages.length,
-      has_more: hasMore,
-      next_cursor: hasMore && last ? last.id : null,
-    };
+    const delivered = await this.delivered(caller.agentId, rows.slice(0, filter.limit));
+    const { items, ...page } = idPage(
+      rows.map((r) => delivered.get(Number(r.id)) ?? toMailView(r)),
+      filter.limit,
+    );
+    return { messages: items, ...page };
   }
 
   /** Marks pushed or fetched mail delivered and tells the senders. Returns the updated views by id. */
@@ -159,15 +155,8 @@ export class MailService {
 
   async sent(caller: Principal, afterId: number | undefined, limit: number): Promise<MailPage> {
     const rows = await listSent(this.db, caller.agentId, afterId, limit + 1);
-    const hasMore = rows.length > limit;
-    const messages = rows.slice(0, limit).map(toMailView);
-    const last = messages.at(-1);
-    return {
-      messages,
-      count: messages.length,
-      has_more: hasMore,
-      next_cursor: hasMore && last ? last.id : null,
-    };
+    const { items, ...page } = idPage(rows.map(toMailView), limit);
+    return { messages: items, ...page };
   }
 
   async ack(caller: Principal, id: number): Promise<MailView> {

@@ -12,26 +12,17 @@ export interface MemoryAddress {
   key: string;
 }
 
+const atAddress =
+  (at: MemoryAddress) => (eb: ExpressionBuilder<{ agent_memory: MemoryTable }, 'agent_memory'>) =>
+    eb.and([eb('agent_id', '=', at.agentId), eb('scope_key', '=', at.scopeKey), eb('key', '=', at.key)]);
+
 export async function findLiveMemory(db: Db, at: MemoryAddress, now: number): Promise<MemoryRow | undefined> {
-  return db
-    .selectFrom('agent_memory')
-    .selectAll()
-    .where('agent_id', '=', at.agentId)
-    .where('scope_key', '=', at.scopeKey)
-    .where('key', '=', at.key)
-    .where(live(now))
-    .executeTakeFirst();
+  return db.selectFrom('agent_memory').selectAll().where(atAddress(at)).where(live(now)).executeTakeFirst();
 }
 
 /** Any row at the address, expired or not (the writer replaces an expired row in place). */
 export async function findAnyMemory(db: Db, at: MemoryAddress): Promise<MemoryRow | undefined> {
-  return db
-    .selectFrom('agent_memory')
-    .selectAll()
-    .where('agent_id', '=', at.agentId)
-    .where('scope_key', '=', at.scopeKey)
-    .where('key', '=', at.key)
-    .executeTakeFirst();
+  return db.selectFrom('agent_memory').selectAll().where(atAddress(at)).executeTakeFirst();
 }
 
 export async function insertMemory(db: Db, row: Insertable<MemoryTable>): Promise<void> {
@@ -48,9 +39,7 @@ export async function replaceMemory(
   const result = await db
     .updateTable('agent_memory')
     .set(changes)
-    .where('agent_id', '=', at.agentId)
-    .where('scope_key', '=', at.scopeKey)
-    .where('key', '=', at.key)
+    .where(atAddress(at))
     .where('version', '=', expectedVersion)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
@@ -74,13 +63,7 @@ export async function listLiveMemory(
 }
 
 export async function deleteLiveMemory(db: Db, at: MemoryAddress, now: number): Promise<boolean> {
-  const result = await db
-    .deleteFrom('agent_memory')
-    .where('agent_id', '=', at.agentId)
-    .where('scope_key', '=', at.scopeKey)
-    .where('key', '=', at.key)
-    .where(live(now))
-    .executeTakeFirst();
+  const result = await db.deleteFrom('agent_memory').where(atAddress(at)).where(live(now)).executeTakeFirst();
   return Number(result.numDeletedRows) === 1;
 }
 

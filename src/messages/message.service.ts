@@ -1,5 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
+import { idPage } from '../core/paging.js';
 import { nowMs } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -119,21 +120,13 @@ export class MessageService {
       limit: page.limit + 1,
       offset: page.offset,
     });
-    const hasMore = rows.length > page.limit;
-    const messages = rows.slice(0, page.limit).map(toMessageView);
     const total = await countVisibleMessages(this.db, viewer, {
       ...filter,
       afterId: undefined,
       beforeId: undefined,
     });
-    const last = messages.at(-1);
-    return {
-      messages,
-      count: messages.length,
-      total_count: total,
-      has_more: hasMore,
-      next_cursor: hasMore && last ? last.id : null,
-    };
+    const { items, ...rest } = idPage(rows.map(toMessageView), page.limit);
+    return { messages: items, ...rest, total_count: total };
   }
 
   /** Newest `limit` visible messages, oldest first (resources, get_session). */
