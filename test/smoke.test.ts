@@ -17,7 +17,10 @@ describe('smoke', () => {
       expect(tools.tools.map((t) => t.name)).toContain('add_message');
       const created = await callTool(client, 'create_session', { purpose: `smoke ${mode}` });
       expect(created.json.success).toBe(true);
-      const added = await callTool(client, 'add_message', { session_id: created.json.session_id, content: 'hello' });
+      const added = await callTool(client, 'add_message', {
+        session_id: created.json.session_id,
+        content: 'hello',
+      });
       expect(added.json).toMatchObject({ success: true, message_id: expect.any(Number) });
       const bad = await callTool(client, 'get_session', { session_id: 'session_0000000000000000' });
       expect(bad.isError).toBe(true);

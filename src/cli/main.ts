@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const [command = 'serve', ...rest] = positionals;
   if (values.help) {
-    console.log(HELP[command] ?? HELP.main);
+    console.log(HELP[positionals[0] ?? 'main'] ?? HELP.main);
     return 0;
   }
   loadDotEnv();

@@ -57,7 +57,8 @@ export async function listLiveMemory(
   if (scopeKey !== undefined) q = q.where('scope_key', '=', scopeKey);
   if (prefix !== undefined && prefix.length > 0) {
     // substr comparison instead of LIKE: a prefix may contain % or _ and must match literally.
-    q = q.where((eb) => eb(eb.fn('substr', ['key', eb.lit(1), eb.lit(prefix.length)]), '=', prefix));
+    // Its length is in characters (code points), as SQL's substr counts them, not UTF-16 units.
+    q = q.where((eb) => eb(eb.fn('substr', ['key', eb.lit(1), eb.lit([...prefix].length)]), '=', prefix));
   }
   return q.orderBy('scope_key').orderBy('key').limit(limit).execute();
 }

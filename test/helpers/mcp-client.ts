@@ -12,7 +12,9 @@ export async function connectMcp(
     { name: 'scs-test', version: '1.0.0' },
     mode === 'auto' ? { versionNegotiation: { mode: 'auto' } } : {},
   );
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }),
+  );
   return client;
 }
 

@@ -17,7 +17,10 @@ export interface TestServer {
 }
 
 /** A real server on a random loopback port with its own temp SQLite file. */
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'scs-test-'));
   const config = loadConfig({
     HTTP_PORT: '0',
