@@ -51,7 +51,7 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
       logger.error({ err: error, event: event.type }, 'event listener failed'),
     );
   events.subscribe((event) => metrics.busEvent(event.type));
-  const auth = new AuthService(db, secrets, config.tokenExpirySeconds);
+  const auth = new AuthService(db, events, secrets, config.tokenExpirySeconds);
   await auth.init();
   const messages = new MessageService(db, events, {
     maxContentLength: config.maxContentLength,

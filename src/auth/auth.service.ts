@@ -1,6 +1,7 @@
 import { AppError } from '../core/errors.js';
 import { AGENT_ID_PATTERN } from '../core/ids.js';
 import { auditService } from '../audit/audit.service.js';
+import type { EventBus } from '../events/event-bus.js';
 import type { Db } from '../store/store.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
 import { insertRevocation } from './revocation.repository.js';
@@ -37,6 +38,7 @@ export class AuthService {
 
   constructor(
     private readonly db: Db,
+    private readonly bus: EventBus,
     private readonly secrets: Secrets,
     tokenTtlSeconds: number,
   ) {
@@ -202,6 +204,8 @@ export class AuthService {
       await auditService.record(trx, { agentId, action, details: { jti } });
     });
     this.revoked.add(jti);
+    // Open connections (WebSockets, subscriptions) authenticated with this token end now.
+    this.bus.publish({ type: 'token.revoked', jti, agentId });
   }
 }
 

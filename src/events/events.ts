@@ -28,6 +28,7 @@ export type DomainEvent =
     }
   | { type: 'mail.sent'; mail: MailView }
   | { type: 'mail.receipt'; mail: MailView }
-  | { type: 'agent.presence'; agentId: string; sessionId: string | null; status: string };
+  | { type: 'agent.presence'; agentId: string; sessionId: string | null; status: string }
+  | { type: 'token.revoked'; jti: string; agentId: string };
 
 export type DomainEventType = DomainEvent['type'];

@@ -92,18 +92,28 @@ export class ResourceSubscriptions {
 
   /** Drops every subscription of a closed connection. */
   dropOwner(owner: string): void {
+    this.dropWhere((sub) => sub.owner === owner);
+  }
+
+  private dropWhere(predicate: (sub: Subscription) => boolean): void {
     for (const [key, subs] of this.byKey) {
-      for (const [id, sub] of subs) if (sub.owner === owner) subs.delete(id);
+      for (const [id, sub] of subs) if (predicate(sub)) subs.delete(id);
       if (subs.size === 0) this.byKey.delete(key);
     }
   }
 
   private dispatch(event: DomainEvent): void {
+    if (event.type === 'token.revoked') return this.dropWhere((sub) => sub.principal.tokenId === event.jti);
     const route = routeOf(event);
     if (!route) return;
     const subs = this.byKey.get(route.key);
     if (!subs) return;
-    for (const sub of subs.values()) if (route.allowed(sub.principal)) sub.notify(sub.uri);
+    const now = Date.now() / 1000;
+    for (const [id, sub] of subs) {
+      // A subscription lives no longer than the token it was made with.
+      if (sub.principal.expiresAt !== undefined && sub.principal.expiresAt <= now) subs.delete(id);
+      else if (route.allowed(sub.principal)) sub.notify(sub.uri);
+    }
   }
 
   close(): void {

@@ -19,7 +19,8 @@ export function registerPrompts(server: McpServer, mcp: McpContext): void {
         roles: z.string().optional().describe('Comma-separated roles, e.g. researcher,reviewer,writer.'),
       }),
     },
-    async ({ purpose, roles }) => {
+    async ({ purpose, roles }, ctx) => {
+      await mcp.principalOf(ctx);
       const roleList = (roles ?? '')
         .split(',')
         .map((r) => r.trim())

@@ -34,6 +34,7 @@ export class AgentSocket {
   private mailBuffer: MailView[] | undefined = [];
   readonly sessions = new Map<string, SessionFeed>();
   private closed = false;
+  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -41,6 +42,12 @@ export class AgentSocket {
     private readonly services: Services,
   ) {
     this.agentId = principal.agentId;
+    if (principal.expiresAt !== undefined) {
+      const ms = principal.expiresAt * 1000 - Date.now();
+      // setTimeout holds at most ~24.8 days: a longer-lived token closes then, and the client reconnects.
+      this.expiry = setTimeout(() => this.end(4001, 'token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+      this.expiry.unref();
+    }
   }
 
   /** Sends the mail backlog, then whatever arrived meanwhile. */
@@ -170,5 +177,14 @@ export class AgentSocket {
 
   markClosed(): void {
     this.closed = true;
+    clearTimeout(this.expiry);
+  }
+
+  /** Closes the socket (e.g. its token was revoked or expired); nothing more is sent. */
+  end(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.expiry);
+    this.ws.close(code, reason);
   }
 }
