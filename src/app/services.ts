@@ -59,6 +59,7 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
   });
   const agents = new AgentService(db, events);
   const waiter = new MessageWaiter(events, messages);
+  metrics.track('long_polls', () => waiter.waiting);
   const subscriptions = new ResourceSubscriptions(events);
   return {
     config,

@@ -115,13 +115,17 @@ export const messageTools = [
       limit: z.number().int().min(1).max(1000).default(50),
     },
     annotations: { readOnlyHint: true },
-    async handler(args, { services, principal }) {
-      return services.waiter.wait(principal, {
-        sessionId: args.session_id,
-        afterId: args.after_id,
-        timeoutMs: args.timeout_s * 1000,
-        limit: args.limit,
-      });
+    async handler(args, { services, principal, signal }) {
+      return services.waiter.wait(
+        principal,
+        {
+          sessionId: args.session_id,
+          afterId: args.after_id,
+          timeoutMs: args.timeout_s * 1000,
+          limit: args.limit,
+        },
+        signal,
+      );
     },
   }),
 ];

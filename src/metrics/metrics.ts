@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 
+type Connections = 'mcp_sessions' | 'websockets' | 'long_polls';
+
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
@@ -51,24 +53,35 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1],
     registers: [this.registry],
   });
-  readonly mcpSessions = new Gauge({
-    name: 'scs_mcp_sessions_open',
-    help: 'Open MCP (2025-era) sessions.',
-    registers: [this.registry],
-  });
-  readonly websockets = new Gauge({
-    name: 'scs_websockets_open',
-    help: 'Open WebSocket connections.',
-    registers: [this.registry],
-  });
-  readonly waiters = new Gauge({
-    name: 'scs_long_polls_waiting',
-    help: 'wait_for_messages calls waiting.',
-    registers: [this.registry],
-  });
+  /** Live counts read when scraped, from whoever owns them (see track()). */
+  private readonly sources: Record<Connections, () => number> = {
+    mcp_sessions: () => 0,
+    websockets: () => 0,
+    long_polls: () => 0,
+  };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'scs_' });
+    for (const [name, help, source] of [
+      ['scs_mcp_sessions_open', 'Open MCP (2025-era) sessions.', 'mcp_sessions'],
+      ['scs_websockets_open', 'Open WebSocket connections.', 'websockets'],
+      ['scs_long_polls_waiting', 'wait_for_messages calls waiting.', 'long_polls'],
+    ] as const) {
+      const sources = this.sources;
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(sources[source]());
+        },
+      });
+    }
+  }
+
+  /** Names the function that tells a live count (open sessions, sockets, waiting long-polls). */
+  track(what: Connections, source: () => number): void {
+    this.sources[what] = source;
   }
 
   toolCall(tool: string, code: string, ms: number): void {
@@ -122,9 +135,9 @@ export class Metrics {
     return {
       tools,
       connections: {
-        mcp_sessions: (await this.mcpSessions.get()).values[0]?.value ?? 0,
-        websockets: (await this.websockets.get()).values[0]?.value ?? 0,
-        long_polls: (await this.waiters.get()).values[0]?.value ?? 0,
+        mcp_sessions: this.sources.mcp_sessions(),
+        websockets: this.sources.websockets(),
+        long_polls: this.sources.long_polls(),
       },
       database: {
         queries: dbCount,

@@ -35,6 +35,7 @@ export async function invokeTool(
   tool: ToolDefinition,
   rawArgs: unknown,
   credentials: Credentials,
+  signal?: AbortSignal,
 ): Promise<ToolOutcome> {
   const started = performance.now();
   let outcome: ToolOutcome;
@@ -61,7 +62,7 @@ export async function invokeTool(
       services.rateLimiter.take(principal.agentId);
       services.agents.touch(principal.agentId);
     }
-    const body = await tool.handler(args, { services, principal, credentials: withArg });
+    const body = await tool.handler(args, { services, principal, credentials: withArg, signal });
     outcome = { ok: true, status: 200, body: { success: true, ...body } };
   } catch (error) {
     if (error instanceof AppError) {

@@ -9,6 +9,8 @@ export interface ToolContext {
   readonly principal: Principal;
   /** The raw credentials of the request (authenticate_agent reads the X-API-Key header here). */
   readonly credentials: Credentials;
+  /** Aborted when the caller goes away (long-polls stop waiting). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type ToolResultBody = object;

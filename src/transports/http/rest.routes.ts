@@ -64,6 +64,7 @@ export async function handleRest(
     }
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
+    services.metrics.error(error.code);
     sendJson(res, httpStatusFor(error.code), toToolFailure(error));
   }
 }

@@ -35,7 +35,9 @@ export async function handleToolRoute(
     if (error instanceof AppError) return sendJson(res, httpStatusFor(error.code), toToolFailure(error));
     throw error;
   }
-  const outcome = await invokeTool(services, tool, args, credentialsFromHeaders(req));
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
+  const outcome = await invokeTool(services, tool, args, credentialsFromHeaders(req), gone.signal);
   const headers: Record<string, string> = {};
   if (!outcome.ok && outcome.body.retry_after !== undefined)
     headers['retry-after'] = String(Math.ceil(outcome.body.retry_after));

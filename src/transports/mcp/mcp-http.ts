@@ -61,6 +61,7 @@ export class McpHttpEndpoint {
       onerror: (error) => mcp.services.logger.debug({ err: error }, 'mcp request rejected'),
     });
     this.modern = toNodeHandler(this.modernHandler);
+    mcp.services.metrics.track('mcp_sessions', () => this.sessions.size);
     this.sweeper = setInterval(() => this.sweepIdle(), 60_000);
     this.sweeper.unref();
   }
@@ -158,14 +159,12 @@ export class McpHttpEndpoint {
       eventStore: this.eventStore,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { transport, server, lastSeen: Date.now(), openStreams: 0 });
-        this.mcp.services.metrics.mcpSessions.set(this.sessions.size);
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id === undefined) return;
       this.sessions.delete(id);
-      this.mcp.services.metrics.mcpSessions.set(this.sessions.size);
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);

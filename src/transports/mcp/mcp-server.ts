@@ -7,7 +7,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
-import type { Credentials, Principal } from '../../auth/principal.js';
+import { type Credentials, type Principal, hasPermission } from '../../auth/principal.js';
 import { type ToolOutcome, invokeTool } from '../../tools/invoke.js';
 import { TOOLS } from '../../tools/registry.js';
 import { registerPrompts } from './prompts.js';
@@ -22,7 +22,10 @@ export type CredentialSource = (ctx: ServerContext) => Credentials;
 export interface McpContext {
   readonly services: Services;
   readonly credentialsOf: CredentialSource;
-  /** Resolves the caller of an MCP request (resources, prompts); throws a protocol error when unauthenticated. */
+  /**
+   * Resolves the caller of a non-tool MCP request (resources, subscriptions, prompts — all reads);
+   * throws a protocol error when unauthenticated or without the read permission.
+   */
   principalOf(ctx: ServerContext): Promise<Principal>;
 }
 
@@ -48,7 +51,14 @@ export function createMcpContext(services: Services, credentialsOf: CredentialSo
     credentialsOf,
     async principalOf(ctx) {
       try {
-        return await services.auth.resolve(credentialsOf(ctx));
+        const principal = await services.auth.resolve(credentialsOf(ctx));
+        if (!hasPermission(principal, 'read')) {
+          throw new AppError(
+            'PERMISSION_DENIED',
+            'Reading resources and prompts needs the "read" permission.',
+          );
+        }
+        return principal;
       } catch (error) {
         return toProtocolError(error);
       }
@@ -79,7 +89,9 @@ export function buildMcpServer(mcp: McpContext, options: { persistent: boolean }
         ...(tool.annotations ? { annotations: tool.annotations } : {}),
       },
       async (args: unknown, ctx: ServerContext) =>
-        toCallToolResult(await invokeTool(mcp.services, tool, args, mcp.credentialsOf(ctx))),
+        toCallToolResult(
+          await invokeTool(mcp.services, tool, args, mcp.credentialsOf(ctx), ctx.mcpReq.signal),
+        ),
     );
   }
   registerResources(server, mcp);

@@ -104,7 +104,9 @@ export function registerResources(server: McpServer, mcp: McpContext): void {
   ownResource('memory', 'Your own memory entries, every scope.', (caller) =>
     services.memory.list(caller, 'all', undefined, 1000),
   );
-  ownResource('inbox', 'Your newest unread mail (reading it marks it delivered).', (caller) =>
-    services.mail.inbox(caller, { unreadOnly: true, limit: 200 }),
+  ownResource(
+    'inbox',
+    'Your unread mail, oldest first, up to 200 (reading it marks it delivered).',
+    (caller) => services.mail.inbox(caller, { unreadOnly: true, limit: 200 }),
   );
 }

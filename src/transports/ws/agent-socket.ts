@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import { AppError } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
-import type { Principal } from '../../auth/principal.js';
+import type { Credentials, Principal } from '../../auth/principal.js';
 import type { MailView } from '../../events/events.js';
 import type { MessageView } from '../../messages/message.view.js';
 import { canSee } from '../../messages/visibility.js';
@@ -39,6 +39,8 @@ export class AgentSocket {
   constructor(
     private readonly ws: WebSocket,
     readonly principal: Principal,
+    /** The upgrade request's credentials: frames that are tools run with them (and are re-checked). */
+    readonly credentials: Credentials,
     private readonly services: Services,
   ) {
     this.agentId = principal.agentId;

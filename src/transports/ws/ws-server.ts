@@ -7,8 +7,12 @@ import type { Services } from '../../app/services.js';
 import { SESSION_ID_PATTERN } from '../../core/ids.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { AgentSocket } from './agent-socket.js';
+import { hasPermission } from '../../auth/principal.js';
+import { invokeTool } from '../../tools/invoke.js';
+import { TOOLS } from '../../tools/registry.js';
 
 const PING_MS = 30_000;
+
 const MAX_FRAME_BYTES = 256 * 1024;
 
 const ClientFrame = z.discriminatedUnion('type', [
@@ -22,7 +26,7 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), message_id: z.number().int().positive() }),
 ]);
 
-function reject(socket: Duplex, status: number, code: string, error: string): void {
+function writeRefusal(socket: Duplex, status: number, code: string, error: string): void {
   const body = JSON.stringify({ success: false, code, error });
   socket.end(
     `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
@@ -44,6 +48,7 @@ export class AgentWebSockets {
   private readonly alive = new WeakSet<WebSocket>();
 
   constructor(private readonly services: Services) {
+    services.metrics.track('websockets', () => this.open);
     this.unsubscribeBus = services.bus.subscribe((event) => {
       if (event.type === 'mail.sent') {
         for (const s of this.byAgent.get(event.mail.to) ?? []) s.onMail(event.mail);
@@ -77,7 +82,7 @@ export class AgentWebSockets {
     const afterParam = url.searchParams.get('after_id');
     const afterId = afterParam === null ? undefined : Number(afterParam);
     if (afterId !== undefined && (!Number.isSafeInteger(afterId) || afterId < 0)) {
-      return reject(
+      return this.reject(
         socket,
         400,
         'INVALID_INPUT',
@@ -90,10 +95,18 @@ export class AgentWebSockets {
       this.services.rateLimiter.take(principal.agentId);
     } catch (error) {
       const e = error instanceof AppError ? error : new AppError('UNAUTHORIZED', 'Authentication failed.');
-      return reject(socket, e.code === 'RATE_LIMITED' ? 429 : 401, e.code, e.message);
+      return this.reject(socket, e.code === 'RATE_LIMITED' ? 429 : 401, e.code, e.message);
+    }
+    if (!hasPermission(principal, 'read')) {
+      return this.reject(
+        socket,
+        403,
+        'PERMISSION_DENIED',
+        'The WebSocket pushes mail and messages: it needs the "read" permission.',
+      );
     }
     if (principal.agentId !== agentIdInPath) {
-      return reject(
+      return this.reject(
         socket,
         403,
         'PERMISSION_DENIED',
@@ -101,8 +114,13 @@ export class AgentWebSockets {
       );
     }
     this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.accept(ws, new AgentSocket(ws, principal, this.services), afterId),
+      this.accept(ws, new AgentSocket(ws, principal, credentials, this.services), afterId),
     );
+  }
+
+  private reject(socket: Duplex, status: number, code: string, error: string): void {
+    this.services.metrics.error(code);
+    writeRefusal(socket, status, code, error);
   }
 
   private accept(ws: WebSocket, conn: AgentSocket, afterId: number | undefined): void {
@@ -112,7 +130,6 @@ export class AgentWebSockets {
     set.add(conn);
     this.alive.add(ws);
     services.agents.connected(conn.agentId, 1);
-    services.metrics.websockets.set(this.open);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('message', (data: RawData) => void this.onFrame(conn, data));
     ws.on('close', () => {
@@ -121,7 +138,6 @@ export class AgentWebSockets {
       if (set.size === 0) this.byAgent.delete(conn.agentId);
       for (const sessionId of conn.sessions.keys()) this.leave(conn, sessionId);
       services.agents.connected(conn.agentId, -1);
-      services.metrics.websockets.set(this.open);
     });
     conn.start(afterId).catch((error: unknown) => conn.error(error));
   }
@@ -144,13 +160,23 @@ export class AgentWebSockets {
           `Unknown or malformed frame: ${parsed.error.issues[0]?.message ?? 'invalid'}.`,
         );
       }
-      this.services.rateLimiter.take(conn.agentId);
-      this.services.agents.touch(conn.agentId);
       const frame = parsed.data;
+      if (frame.type === 'subscribe' || frame.type === 'unsubscribe') {
+        // Tool frames are limited and recorded by invokeTool; these two are counted here.
+        this.services.rateLimiter.take(conn.agentId);
+        this.services.agents.touch(conn.agentId);
+      }
       switch (frame.type) {
         case 'heartbeat': {
-          const agent = await this.services.agents.heartbeat(conn.principal, frame.status);
-          conn.send({ type: 'heartbeat_ack', status: agent.status, at: new Date().toISOString() });
+          const body = (await this.tool(conn, 'heartbeat', frame.status ? { status: frame.status } : {})) as {
+            agent: { status: string };
+          };
+          conn.send({
+            type: 'heartbeat_ack',
+            status: body.agent.status,
+            agent: body.agent,
+            at: new Date().toISOString(),
+          });
           break;
         }
         case 'subscribe': {
@@ -172,13 +198,24 @@ export class AgentWebSockets {
         case 'ack':
           conn.send({
             type: 'acked',
-            message: await this.services.mail.ack(conn.principal, frame.message_id),
+            ...(await this.tool(conn, 'ack_message', { message_id: frame.message_id })),
           });
           break;
       }
     } catch (error) {
       conn.error(error);
     }
+  }
+
+  /** Runs a frame as the tool it stands for, with the socket's credentials: same checks, same results. */
+  private async tool(conn: AgentSocket, name: string, args: Record<string, unknown>): Promise<object> {
+    const outcome = await invokeTool(this.services, TOOLS.get(name)!, args, conn.credentials);
+    if (!outcome.ok) {
+      const { error, code, retry_after } = outcome.body;
+      throw new AppError(code, error, retry_after !== undefined ? { retryAfter: retry_after } : {});
+    }
+    const { success: _success, ...body } = outcome.body;
+    return body;
   }
 
   private leave(conn: AgentSocket, sessionId: string): void {
