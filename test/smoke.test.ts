@@ -25,7 +25,7 @@ describe('smoke', () => {
       const bad = await callTool(client, 'get_session', { session_id: 'session_0000000000000000' });
       expect(bad.isError).toBe(true);
       expect(bad.json.code).toBe('SESSION_NOT_FOUND');
-      console.log(mode, client.getProtocolEra?.());
+      expect(client.getProtocolEra()).toBe(mode === 'auto' ? 'modern' : 'legacy');
       await client.close();
     }
   });
