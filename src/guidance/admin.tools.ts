@@ -46,7 +46,7 @@ export const adminTools = [
     name: 'get_performance_metrics',
     title: 'Performance metrics',
     description:
-      'Measured figures of this server: per-tool call counts, errors and latency percentiles (last 10 minutes), open connections, database timings. Admin only.',
+      'Measured figures of this server: per-tool call counts, errors and latency percentiles (over the last 2,048 calls of each tool), open connections, database timings. Admin only.',
     permission: 'admin',
     input: {},
     annotations: { readOnlyHint: true },

@@ -1,4 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How many recent calls per tool the percentiles are taken over. */
+const RECENT = 2048;
 
 type Connections = 'mcp_sessions' | 'websockets' | 'long_polls';
 
@@ -25,15 +28,8 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  private readonly toolLatencySummary = new Summary({
-    name: 'scs_tool_latency_seconds',
-    help: 'Tool call latency percentiles over the last 10 minutes.',
-    labelNames: ['tool'] as const,
-    percentiles: [0.5, 0.9, 0.99],
-    maxAgeSeconds: 600,
-    ageBuckets: 5,
-    registers: [this.registry],
-  });
+  /** The last RECENT latencies (ms) per tool, for percentiles in get_performance_metrics. */
+  private readonly recent = new Map<string, { samples: Float64Array; next: number; filled: number }>();
   private readonly errors = new Counter({
     name: 'scs_errors_total',
     help: 'Failures by error code, over every surface.',
@@ -87,7 +83,11 @@ export class Metrics {
   toolCall(tool: string, code: string, ms: number): void {
     this.toolCalls.inc({ tool, code });
     this.toolLatency.observe({ tool }, ms / 1000);
-    this.toolLatencySummary.observe({ tool }, ms / 1000);
+    let ring = this.recent.get(tool);
+    if (!ring) this.recent.set(tool, (ring = { samples: new Float64Array(RECENT), next: 0, filled: 0 }));
+    ring.samples[ring.next] = ms;
+    ring.next = (ring.next + 1) % RECENT;
+    ring.filled = Math.min(ring.filled + 1, RECENT);
     if (code !== 'OK') this.errors.inc({ code });
   }
 
@@ -107,7 +107,6 @@ export class Metrics {
   /** The same figures as /metrics, shaped for an agent: per tool, counts and latency percentiles (ms). */
   async snapshot(): Promise<Record<string, unknown>> {
     const calls = await this.toolCalls.get();
-    const summary = await this.toolLatencySummary.get();
     const db = await this.dbQueries.get();
     const tools: Record<
       string,
@@ -119,12 +118,15 @@ export class Metrics {
       entry.calls += v.value;
       if (v.labels.code !== 'OK') entry.errors += v.value;
     }
-    for (const v of summary.values) {
-      const labels = v.labels as Record<string, string | number | undefined>;
-      const entry = tools[String(labels.tool)];
-      if (!entry || labels.quantile === undefined || Number.isNaN(v.value)) continue;
-      const key = `p${Math.round(Number(labels.quantile) * 100)}_ms` as 'p50_ms';
-      entry[key] = Math.round(v.value * 1000 * 100) / 100;
+    for (const [tool, ring] of this.recent) {
+      const entry = tools[tool];
+      if (!entry || ring.filled === 0) continue;
+      const sorted = ring.samples.slice(0, ring.filled).sort();
+      const at = (q: number) =>
+        Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 100) / 100;
+      entry.p50_ms = at(0.5);
+      entry.p90_ms = at(0.9);
+      entry.p99_ms = at(0.99);
     }
     const dbCount = db.values
       .filter((v) => v.metricName === 'scs_db_query_duration_seconds_count')

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
 import type { StoreOptions } from '../open-store.js';
@@ -22,7 +22,7 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
   raw.pragma('busy_timeout = 5000');
   const onQuery = options.onQuery;
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: raw }),
+    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
     ...(onQuery
       ? {
           log(event) {
@@ -45,6 +45,29 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
     async close() {
       searchIndex.stop();
       await db.destroy();
+    },
+  };
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query it runs, BEGIN and COMMIT included; preparing is a
+ * sixth of a write's CPU. The same SQL text reuses its compiled statement (we never stream, so a
+ * statement is never in use twice at once). Bounded: queries with varying IN-lists would grow it.
+ */
+function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(sqlText: string) {
+      let statement = cache.get(sqlText);
+      if (statement === undefined) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        statement = raw.prepare(sqlText);
+        cache.set(sqlText, statement);
+      }
+      return statement;
     },
   };
 }

@@ -12,6 +12,7 @@ import type { Credentials } from '../../auth/principal.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { headerValue, readJsonBody, sendJson } from '../http/request.js';
 import { InMemoryEventStore } from './event-store.js';
+import { tryFastToolCall } from './fast-tool-call.js';
 import { ListenBus, listenUris } from './listen-bus.js';
 import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
 import { type McpContext, buildMcpServer } from './mcp-server.js';
@@ -94,7 +95,11 @@ export class McpHttpEndpoint {
           error instanceof Error ? error.message : 'Parse error',
         );
       }
-      if (session) return this.serve(session, req, res, body);
+      if (session) {
+        session.lastSeen = Date.now();
+        if (await tryFastToolCall(this.mcp, sessionId!, req, res, body, credentials)) return;
+        return this.serve(session, req, res, body);
+      }
       if (sessionId !== undefined)
         return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
       if (isInitializeRequest(body)) return this.openSession(req, res, body);
