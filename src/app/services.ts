@@ -13,6 +13,7 @@ import { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import { ResourceSubscriptions } from '../realtime/resource-subscriptions.js';
 import { SearchService } from '../search/search.service.js';
 import { SessionService } from '../sessions/session.service.js';
+import { GroupCommit } from '../store/group-commit.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 
@@ -53,7 +54,7 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
   events.subscribe((event) => metrics.busEvent(event.type));
   const auth = new AuthService(db, events, secrets, config.tokenExpirySeconds);
   await auth.init();
-  const messages = new MessageService(db, events, {
+  const messages = new MessageService(db, new GroupCommit(db), events, {
     maxContentLength: config.maxContentLength,
     maxMetadataBytes: MAX_METADATA_BYTES,
   });

@@ -6,6 +6,7 @@ import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
+import type { GroupCommit } from '../store/group-commit.js';
 import type { Db } from '../store/store.js';
 import {
   type MessageFilter,
@@ -43,6 +44,7 @@ export const messageNotFound = (sessionId: string, id: number) =>
 export class MessageService {
   constructor(
     private readonly db: Db,
+    private readonly writes: GroupCommit,
     private readonly bus: EventBus,
     private readonly limits: { maxContentLength: number; maxMetadataBytes: number },
   ) {}
@@ -67,7 +69,7 @@ export class MessageService {
         'Only admins may write admin_only messages. Use public, private or agent_only.',
       );
     }
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.writes.run(async (trx) => {
       const session = await requireSession(trx, input.sessionId);
       if (session.status === 'archived') {
         throw new AppError('CONFLICT', `Session ${input.sessionId} is archived and takes no new messages.`, {

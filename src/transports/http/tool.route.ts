@@ -4,7 +4,7 @@ import type { Services } from '../../app/services.js';
 import { invokeTool } from '../../tools/invoke.js';
 import { TOOLS } from '../../tools/registry.js';
 import { credentialsFromHeaders } from './credentials.js';
-import { readJsonBody, sendJson } from './request.js';
+import { abortWhenClientLeaves, readJsonBody, sendJson } from './request.js';
 
 /**
  * POST /mcp/tool/{name}: the JSON body is the tool's arguments, the JSON reply is its result —
@@ -35,9 +35,13 @@ export async function handleToolRoute(
     if (error instanceof AppError) return sendJson(res, httpStatusFor(error.code), toToolFailure(error));
     throw error;
   }
-  const gone = new AbortController();
-  res.once('close', () => gone.abort());
-  const outcome = await invokeTool(services, tool, args, credentialsFromHeaders(req), gone.signal);
+  const outcome = await invokeTool(
+    services,
+    tool,
+    args,
+    credentialsFromHeaders(req),
+    abortWhenClientLeaves(res),
+  );
   const headers: Record<string, string> = {};
   if (!outcome.ok && outcome.body.retry_after !== undefined)
     headers['retry-after'] = String(Math.ceil(outcome.body.retry_after));

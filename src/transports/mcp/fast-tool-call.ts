@@ -3,7 +3,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Credentials } from '../../auth/principal.js';
 import { invokeTool } from '../../tools/invoke.js';
 import { TOOLS } from '../../tools/registry.js';
-import { headerValue, sendJson } from '../http/request.js';
+import { abortWhenClientLeaves, headerValue, sendJson } from '../http/request.js';
 import { type McpContext, toCallToolResult } from './mcp-server.js';
 
 interface ToolCallRequest {
@@ -49,9 +49,13 @@ export async function tryFastToolCall(
   if (!headerValue(req, 'accept')?.includes('application/json')) return false;
   const version = headerValue(req, 'mcp-protocol-version');
   if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return false;
-  const gone = new AbortController();
-  res.once('close', () => gone.abort());
-  const outcome = await invokeTool(mcp.services, tool, call.params.arguments ?? {}, credentials, gone.signal);
+  const outcome = await invokeTool(
+    mcp.services,
+    tool,
+    call.params.arguments ?? {},
+    credentials,
+    abortWhenClientLeaves(res),
+  );
   sendJson(
     res,
     200,
