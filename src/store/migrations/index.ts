@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../store.js';
 import * as initial from './0001-initial.js';
 import * as agentsMail from './0002-agents-mail.js';
+import * as searchVocabulary from './0003-search-vocabulary.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -9,6 +10,7 @@ type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<voi
 const MIGRATIONS: Record<string, DialectMigration> = {
   '0001-initial': initial,
   '0002-agents-mail': agentsMail,
+  '0003-search-vocabulary': searchVocabulary,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -5,6 +5,8 @@ import type { MessageRow } from '../schema.js';
 import type { Db } from '../store.js';
 
 const BATCH = 5_000;
+/** How many of a query's rarest trigrams the fuzzy candidate query ORs together. */
+const RARE_GRAMS = 4;
 
 /** `"abc"` quoted for an FTS5 query (double quotes doubled). */
 const quote = (text: string): string => `"${text.replaceAll('"', '""')}"`;
@@ -96,12 +98,29 @@ export class SqliteSearchIndex implements SearchIndex {
     }
     // Exact substring hits first (they score 100), then the best trigram-overlap hits by bm25.
     const phrase = `${column}${quote(q.query)}`;
-    const loose = `${column}(${grams.map(quote).join(' OR ')})`;
-    const exact = await this.match(db, q, phrase, scope, q.limit);
+    const exact = await this.match(db, q, phrase, scope, q.limit, 'newest');
     if (exact.length >= q.limit) return exact;
-    const fuzzy = await this.match(db, q, loose, scope, q.limit);
+    const rare = await this.rarest(db, grams);
+    if (rare.length === 0) return exact;
+    const loose = `${column}(${rare.map(quote).join(' OR ')})`;
+    const fuzzy = await this.match(db, q, loose, scope, q.limit, 'rank');
     const seen = new Set(exact.map((r) => r.id));
     return [...exact, ...fuzzy.filter((r) => !seen.has(r.id))];
+  }
+
+  /**
+   * The query's trigrams that occur in the index, rarest first, at most RARE_GRAMS of them. Common
+   * trigrams ("the", "ion") match most messages and would make ranking scan the whole index;
+   * trigrams absent from the index are usually the typo itself.
+   */
+  private async rarest(db: Db, grams: string[]): Promise<string[]> {
+    const rows = await sql<{ term: string; doc: number }>`SELECT term, doc FROM message_search_vocab
+      WHERE term IN (${sql.join(grams)})`.execute(db);
+    return rows.rows
+      .filter((r) => r.doc > 0)
+      .sort((a, b) => a.doc - b.doc)
+      .slice(0, RARE_GRAMS)
+      .map((r) => r.term);
   }
 
   private async match(
@@ -110,12 +129,16 @@ export class SqliteSearchIndex implements SearchIndex {
     expression: string,
     scope: ReturnType<typeof sql>,
     limit: number,
+    order: 'rank' | 'newest',
   ): Promise<MessageRow[]> {
+    // Exact hits all score 100: newest first lets FTS5 walk its index backwards and stop at the
+    // limit, where ranking would score every hit first.
+    const orderBy = order === 'rank' ? sql`message_search.rank` : sql`message_search.rowid DESC`;
     const rows = await sql<MessageRow>`SELECT messages.* FROM message_search
       JOIN messages ON messages.id = message_search.rowid
       WHERE message_search MATCH ${expression}
         AND messages.session_id = ${q.sessionId} AND ${visibleTo(q.viewer)} ${scope}
-      ORDER BY message_search.rank LIMIT ${limit}`.execute(db);
+      ORDER BY ${orderBy} LIMIT ${limit}`.execute(db);
     return rows.rows;
   }
 }
