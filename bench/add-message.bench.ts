@@ -1,0 +1,394 @@
+/**
+ * add_message throughput and latency at 100 concurrent clients over three paths, each server in its
+ * own child process, all measured in this one run:
+ *   bare       a plain node:http + better-sqlite3 insert (bench/bare-baseline.ts)
+ *   bare-full  the same, with add_message's whole SQL (session lookup + insert + audit, one transaction)
+ *   tool-http  POST /mcp/tool/add_message with a Bearer token, on the real server
+ *   mcp        MCP Streamable HTTP: 100 sessions (initialize, then tools/call add_message)
+ * Goals (from the issue): mcp ≥ 0.35 × bare, tool-http ≥ 0.6 × bare.
+ *
+ * Env: BENCH_CLIENTS (100), BENCH_WARMUP_MS (2000), BENCH_DURATION_MS (8000), BENCH_PATHS (all, comma list),
+ * BENCH_ROUNDS (1; more rounds report the median round per path and the median same-round ratio),
+ * BENCH_QUIET_PCT (off; on a shared machine, wait before each path until other load is under this % of a core),
+ * BENCH_NODE_FLAGS (extra node flags for the server children, e.g. --cpu-prof).
+ */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type Child, spawnChild } from './child.js';
+import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
+import { type CpuUsage, backgroundLoad, cpuBetween, sampleCpu, waitForQuiet } from './cpu.js';
+import {
+  type LoadOptions,
+  type LoadResult,
+  keepAliveAgent,
+  post,
+  round,
+  rpcMessages,
+  runLoad,
+} from './load.js';
+
+const CLIENTS = envNumber('BENCH_CLIENTS', 100);
+const WARMUP_MS = envNumber('BENCH_WARMUP_MS', 2_000);
+const DURATION_MS = envNumber('BENCH_DURATION_MS', 8_000);
+const ROUNDS = envNumber('BENCH_ROUNDS', 1);
+/** When set, each path first waits (up to 60 s) for the machine's busy CPU to drop under this % of a core. */
+const QUIET_PCT = envNumber('BENCH_QUIET_PCT', 0);
+const PATHS = (process.env.BENCH_PATHS ?? 'bare,bare-full,tool-http,mcp').split(',').map((p) => p.trim());
+const PROTOCOL_VERSION = '2025-11-25';
+const GOALS: Record<string, number> = { 'tool-http': 0.6, mcp: 0.35 };
+
+/** A realistic blackboard message (~230 characters), a little different per client and request. */
+const content = (client: number, n: number): string =>
+  `[client ${client} #${n}] Finding: the connection pool in the authentication service is exhausted under load; ` +
+  'retries pile up behind the database migration lock. Proposal: cap retries at 3 with jittered backoff.';
+
+const loadOptions = { clients: CLIENTS, warmupMs: WARMUP_MS, durationMs: DURATION_MS };
+
+type PathResult = LoadResult & { cpu?: CpuUsage };
+
+/** runLoad, plus the server child's CPU over the measured window. */
+async function measure<S>(
+  child: Child<unknown>,
+  options: Omit<LoadOptions<S>, 'clients' | 'warmupMs' | 'durationMs'>,
+): Promise<PathResult> {
+  let start: ReturnType<typeof sampleCpu>;
+  let end: ReturnType<typeof sampleCpu>;
+  const result = await runLoad({
+    ...loadOptions,
+    ...options,
+    onWindowStart: () => (start = sampleCpu(child.process.pid)),
+    onWindowEnd: () => (end = sampleCpu(child.process.pid)),
+  });
+  const cpu = cpuBetween(start, end, result.requests);
+  return cpu === undefined ? result : { ...result, cpu };
+}
+
+function fail(what: string, status: number, body: string): never {
+  throw new Error(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
+}
+
+async function benchBare(mode: 'insert' | 'full'): Promise<PathResult> {
+  const child = await spawnChild<{ url: string; sessionId: string }>('./bare-baseline.ts', {
+    BARE_MODE: mode,
+  });
+  try {
+    const agent = keepAliveAgent(CLIENTS);
+    const url = `${child.info.url}/add_message`;
+    const counters = new Array<number>(CLIENTS).fill(0);
+    const result = await measure(child, {
+      setup: async () => undefined,
+      async request(_state, i) {
+        const n = (counters[i] = (counters[i] ?? 0) + 1);
+        const res = await post(
+          agent,
+          url,
+          JSON.stringify({ session_id: child.info.sessionId, content: content(i, n) }),
+        );
+        if (res.status !== 200) fail('bare add_message', res.status, res.body);
+        return true;
+      },
+    });
+    agent.destroy();
+    return result;
+  } finally {
+    await child.stop();
+  }
+}
+
+/** A server child and a fresh session on it. */
+async function startServer(): Promise<{
+  child: Child<ServerInfo>;
+  sessionId: string;
+  auth: Record<string, string>;
+}> {
+  const child = await spawnChild<ServerInfo>('./serve-for-bench.ts');
+  const auth = { authorization: `Bearer ${child.info.token}` };
+  const agent = keepAliveAgent(1);
+  const res = await post(
+    agent,
+    `${child.info.url}/mcp/tool/create_session`,
+    JSON.stringify({ purpose: 'add_message benchmark' }),
+    auth,
+  );
+  agent.destroy();
+  const body = JSON.parse(res.body) as { success?: boolean; session_id?: string };
+  if (res.status !== 200 || body.success !== true || body.session_id === undefined) {
+    await child.stop();
+    fail('create_session', res.status, res.body);
+  }
+  return { child, sessionId: body.session_id, auth };
+}
+
+async function benchToolHttp(): Promise<PathResult> {
+  const { child, sessionId, auth } = await startServer();
+  try {
+    const agent = keepAliveAgent(CLIENTS);
+    const url = `${child.info.url}/mcp/tool/add_message`;
+    const counters = new Array<number>(CLIENTS).fill(0);
+    const result = await measure(child, {
+      setup: async () => undefined,
+      async request(_state, i) {
+        const n = (counters[i] = (counters[i] ?? 0) + 1);
+        const res = await post(
+          agent,
+          url,
+          JSON.stringify({ session_id: sessionId, content: content(i, n) }),
+          auth,
+        );
+        if (res.status !== 200 || !res.body.startsWith('{"success":true'))
+          fail('tool add_message', res.status, res.body);
+        return true;
+      },
+    });
+    agent.destroy();
+    return result;
+  } finally {
+    await child.stop();
+  }
+}
+
+interface McpClientState {
+  headers: Record<string, string>;
+  nextId: number;
+  calls: number;
+}
+
+/** One MCP session over raw HTTP: initialize, then notifications/initialized. */
+async function openMcpSession(
+  agent: ReturnType<typeof keepAliveAgent>,
+  url: string,
+  auth: Record<string, string>,
+  client: number,
+): Promise<McpClientState> {
+  const base = { ...auth, accept: 'application/json, text/event-stream' };
+  const init = await post(
+    agent,
+    url,
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: `bench-${client}`, version: '1.0.0' },
+      },
+    }),
+    base,
+  );
+  const sessionHeader = init.headers['mcp-session-id'];
+  const reply = rpcMessages(init).find((m) => m.id === 0);
+  if (init.status !== 200 || typeof sessionHeader !== 'string' || reply?.result === undefined)
+    fail('initialize', init.status, init.body);
+  const headers = { ...base, 'mcp-session-id': sessionHeader, 'mcp-protocol-version': PROTOCOL_VERSION };
+  const ack = await post(
+    agent,
+    url,
+    JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    headers,
+  );
+  if (ack.status !== 202) fail('notifications/initialized', ack.status, ack.body);
+  return { headers, nextId: 1, calls: 0 };
+}
+
+async function benchMcp(): Promise<PathResult> {
+  const { child, sessionId, auth } = await startServer();
+  try {
+    const agent = keepAliveAgent(CLIENTS);
+    const url = `${child.info.url}/mcp`;
+    const result = await measure<McpClientState>(child, {
+      setup: (i) => openMcpSession(agent, url, auth, i),
+      async request(state, i) {
+        const id = state.nextId++;
+        const res = await post(
+          agent,
+          url,
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id,
+            method: 'tools/call',
+            params: {
+              name: 'add_message',
+              arguments: { session_id: sessionId, content: content(i, ++state.calls) },
+            },
+          }),
+          state.headers,
+        );
+        const reply = rpcMessages(res).find((m) => m.id === id) as
+          { result?: { isError?: boolean; structuredContent?: { success?: boolean } } } | undefined;
+        if (
+          res.status !== 200 ||
+          reply?.result?.structuredContent?.success !== true ||
+          reply.result.isError === true
+        )
+          fail('tools/call add_message', res.status, res.body);
+        return true;
+      },
+    });
+    agent.destroy();
+    return result;
+  } finally {
+    await child.stop();
+  }
+}
+
+/** Correctness only: the official client makes the same call over Streamable HTTP. */
+async function officialClientCheck(): Promise<{ ok: boolean; calls: number; meanMs: number; era?: string }> {
+  const { child, sessionId, auth } = await startServer();
+  const client = new Client({ name: 'bench-check', version: '1.0.0' });
+  try {
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${child.info.url}/mcp`), { requestInit: { headers: auth } }),
+    );
+    const calls = 20;
+    const started = performance.now();
+    let lastId = 0;
+    for (let n = 1; n <= calls; n++) {
+      const result = await client.callTool({
+        name: 'add_message',
+        arguments: { session_id: sessionId, content: content(0, n) },
+      });
+      const first = (result.content as Array<{ type: string; text?: string }>)[0];
+      const json = JSON.parse(first?.text ?? '{}') as { success?: boolean; message_id?: number };
+      if (
+        result.isError === true ||
+        json.success !== true ||
+        typeof json.message_id !== 'number' ||
+        json.message_id <= lastId
+      )
+        throw new Error(
+          `official client: unexpected add_message result ${JSON.stringify(result).slice(0, 300)}`,
+        );
+      lastId = json.message_id;
+    }
+    const meanMs = round((performance.now() - started) / calls);
+    const era = (client as { getProtocolEra?: () => string | undefined }).getProtocolEra?.();
+    return { ok: true, calls, meanMs, ...(era !== undefined ? { era } : {}) };
+  } finally {
+    await client.close().catch(() => undefined);
+    await child.stop();
+  }
+}
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+};
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(
+    `add_message benchmark: ${CLIENTS} clients, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per path, ${ROUNDS} round(s)`,
+  );
+  const background = await backgroundLoad();
+  if (background !== undefined) console.log(`background load before start: ${background}% of a core`);
+  const check = await officialClientCheck();
+  console.log(
+    `official @modelcontextprotocol/client: ${check.calls} add_message calls OK (mean ${check.meanMs} ms, sequential)`,
+  );
+
+  const benches: Record<string, () => Promise<PathResult>> = {
+    bare: () => benchBare('insert'),
+    'bare-full': () => benchBare('full'),
+    'tool-http': benchToolHttp,
+    mcp: benchMcp,
+  };
+  for (const name of PATHS)
+    if (benches[name] === undefined)
+      throw new Error(`unknown path ${name}; use ${Object.keys(benches).join(',')}`);
+
+  const rounds: Array<Record<string, PathResult>> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const results: Record<string, PathResult> = {};
+    // Each round starts one path later, so no path always runs first (or right after another).
+    const order = PATHS.map((_, i) => PATHS[(i + round - 1) % PATHS.length]!);
+    for (const name of order) {
+      if (QUIET_PCT > 0) await waitForQuiet(QUIET_PCT, 60_000);
+      process.stdout.write(`  ${ROUNDS > 1 ? `round ${round} ` : ''}${name} … `);
+      const r = (results[name] = await benches[name]!());
+      const cpu = r.cpu
+        ? `, server ${r.cpu.serverUsPerRequest} µs CPU/req, other load ${r.cpu.otherCorePct}% of a core`
+        : '';
+      console.log(
+        `${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms${cpu}${r.errors > 0 ? `, ${r.errors} errors (${r.firstError})` : ''}`,
+      );
+    }
+    rounds.push(results);
+  }
+
+  // Per path, the round with the median throughput; ratios are medians of same-round ratios.
+  const runs: Record<string, PathResult> = {};
+  const ratios: Record<string, number> = {};
+  for (const name of PATHS) {
+    const all = rounds.map((r) => r[name]!);
+    const mid = median(all.map((r) => r.rps));
+    runs[name] = all.find((r) => r.rps === mid)!;
+    if (PATHS.includes('bare'))
+      ratios[name] = round(median(rounds.map((r) => r[name]!.rps / r.bare!.rps)), 3);
+  }
+
+  console.log();
+  console.log(
+    table(
+      [
+        'path',
+        'req/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'errors',
+        'srv µs CPU/req',
+        'srv CPU %',
+        'gen CPU %',
+        'other CPU %',
+        '× bare',
+        'goal',
+      ],
+      Object.entries(runs).map(([name, r]) => [
+        name,
+        r.rps,
+        r.p50,
+        r.p90,
+        r.p99,
+        r.max,
+        r.errors,
+        r.cpu?.serverUsPerRequest ?? '-',
+        r.cpu?.serverCorePct ?? '-',
+        r.cpu?.generatorCorePct ?? '-',
+        r.cpu?.otherCorePct ?? '-',
+        ratios[name] ?? '-',
+        GOALS[name] !== undefined
+          ? `≥ ${GOALS[name]} ${(ratios[name] ?? 0) >= GOALS[name] ? 'met' : 'MISSED'}`
+          : '',
+      ]),
+    ),
+  );
+  const noisy = Object.entries(runs).filter(([, r]) => (r.cpu?.otherCorePct ?? 0) > 15);
+  if (noisy.length > 0)
+    console.log(
+      `\nwarning: other processes used > 15% of a core during ${noisy.map(([n]) => n).join(', ')}; figures are disturbed`,
+    );
+  const file = writeResults('add-message.json', {
+    environment: environment(),
+    settings: {
+      clients: CLIENTS,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      rounds: ROUNDS,
+      quietPct: QUIET_PCT,
+      nodeFlags: process.env.BENCH_NODE_FLAGS ?? '',
+    },
+    backgroundLoadPct: background,
+    officialClientCheck: check,
+    runs,
+    ratios,
+    goals: GOALS,
+    ...(ROUNDS > 1 ? { rounds } : {}),
+  });
+  console.log(`\nresults: ${file} (${round((performance.now() - started) / 1000, 1)} s)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
