@@ -95,4 +95,71 @@ describe('resource subscriptions', () => {
     expect(updates).toEqual(['agent://bob/memory']);
     await bob.close();
   });
+
+  it('the notification stream of a session replays what was missed after Last-Event-ID, and allows one stream at a time', async () => {
+    const base = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers.bob,
+    };
+    const post = async (sessionHeader: Record<string, string>, message: object) => {
+      const res = await fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers: { ...base, ...sessionHeader },
+        body: JSON.stringify(message),
+      });
+      await res.text();
+      return res;
+    };
+    const init = await post(
+      {},
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      },
+    );
+    const session = {
+      'mcp-session-id': init.headers.get('mcp-session-id')!,
+      'mcp-protocol-version': '2025-06-18',
+    };
+    await post(session, { jsonrpc: '2.0', method: 'notifications/initialized' });
+    const uri = `session://${sessionId}`;
+    await post(session, { jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri } });
+
+    // No stream is open: both notifications wait in the session's replay buffer.
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 1' });
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 2' });
+
+    const controller = new AbortController();
+    const stream = await fetch(`${server.url}/mcp`, {
+      headers: { ...base, ...session, accept: 'text/event-stream', 'last-event-id': '1' },
+      signal: controller.signal,
+    });
+    expect(stream.status).toBe(200);
+    const second = await fetch(`${server.url}/mcp`, {
+      headers: { ...base, ...session, accept: 'text/event-stream' },
+    });
+    expect(second.status).toBe(409);
+    await second.text();
+
+    const reader = stream.body!.getReader();
+    let text = '';
+    const end = Date.now() + 3000;
+    while (!text.includes('\n\n') && Date.now() < end) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    expect(text).toContain('id: 2\n');
+    expect(text).not.toContain('id: 1\n');
+    expect(text).toContain(`"uri":"${uri}"`);
+    await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...base, ...session } });
+  });
 });

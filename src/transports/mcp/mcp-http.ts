@@ -12,6 +12,7 @@ import type { Credentials } from '../../auth/principal.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { headerValue, readJsonBody, sendJson } from '../http/request.js';
 import { InMemoryEventStore } from './event-store.js';
+import { SessionStream } from './session-stream.js';
 import { tryFastToolCall } from './fast-tool-call.js';
 import { ListenBus, listenUris } from './listen-bus.js';
 import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
@@ -21,7 +22,8 @@ interface LegacySession {
   readonly transport: NodeStreamableHTTPServerTransport;
   readonly server: McpServer;
   lastSeen: number;
-  openStreams: number;
+  /** The GET stream that carries the session's notifications. */
+  readonly stream: SessionStream;
 }
 
 const IDLE_SESSION_MS = 30 * 60_000;
@@ -148,27 +150,32 @@ export class McpHttpEndpoint {
   ): Promise<void> {
     session.lastSeen = Date.now();
     if (req.method === 'GET') {
-      session.openStreams++;
-      res.once('close', () => {
-        session.openStreams--;
-        session.lastSeen = Date.now();
-      });
+      session.stream.attach(req, res);
+      res.once('close', () => (session.lastSeen = Date.now()));
+      return;
     }
     await session.transport.handleRequest(req, res, body);
   }
 
   private async openSession(req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
-    const server = buildMcpServer(this.mcp, { persistent: true });
+    const stream = new SessionStream();
+    const server = buildMcpServer(this.mcp, {
+      persistent: true,
+      notify: (uri) =>
+        stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }),
+    });
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: this.eventStore,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now(), openStreams: 0 });
+        stream.sessionId = id;
+        this.sessions.set(id, { transport, server, stream, lastSeen: Date.now() });
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id === undefined) return;
+      this.sessions.get(id)?.stream.close();
       this.sessions.delete(id);
     };
     await server.connect(transport);
@@ -178,7 +185,7 @@ export class McpHttpEndpoint {
   private sweepIdle(): void {
     const cutoff = Date.now() - IDLE_SESSION_MS;
     for (const session of this.sessions.values()) {
-      if (session.openStreams === 0 && session.lastSeen < cutoff) void session.server.close();
+      if (!session.stream.open && session.lastSeen < cutoff) void session.server.close();
     }
   }
 

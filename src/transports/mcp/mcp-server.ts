@@ -71,7 +71,14 @@ export function createMcpContext(services: Services, credentialsOf: CredentialSo
  * The SDK validates arguments against the tool's zod schema before the handler runs; the handler
  * then takes the same path as every other transport (invokeTool).
  */
-export function buildMcpServer(mcp: McpContext, options: { persistent: boolean }): McpServer {
+export interface BuildOptions {
+  /** A connection that lives long enough to be notified (2025-era HTTP session, stdio). */
+  persistent: boolean;
+  /** How a resources/updated notification reaches this connection; default: through the SDK. */
+  notify?: (uri: string) => void;
+}
+
+export function buildMcpServer(mcp: McpContext, options: BuildOptions): McpServer {
   const server = new McpServer(SERVER_INFO, {
     // Subscriptions work in both eras: resources/subscribe on persistent connections,
     // subscriptions/listen (served by the SDK entry over ListenBus) on per-request ones.
@@ -96,6 +103,6 @@ export function buildMcpServer(mcp: McpContext, options: { persistent: boolean }
   }
   registerResources(server, mcp);
   registerPrompts(server, mcp);
-  if (options.persistent) registerSubscriptions(server, mcp);
+  if (options.persistent) registerSubscriptions(server, mcp, options.notify);
   return server;
 }

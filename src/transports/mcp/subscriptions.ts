@@ -7,15 +7,18 @@ import { type McpContext, toProtocolError } from './mcp-server.js';
  * notified (a 2025-era HTTP session, or stdio). Who may learn of what is decided by the shared
  * ResourceSubscriptions registry; this only binds it to one connection.
  */
-export function registerSubscriptions(server: McpServer, mcp: McpContext): void {
+export function registerSubscriptions(
+  server: McpServer,
+  mcp: McpContext,
+  notify: (uri: string) => void = (uri) =>
+    void server.server.sendResourceUpdated({ uri }).catch(() => undefined),
+): void {
   const owner = randomUUID();
   const registry = mcp.services.subscriptions;
   server.server.setRequestHandler('resources/subscribe', async (request, ctx) => {
     const principal = await mcp.principalOf(ctx);
     try {
-      registry.subscribe(owner, principal, request.params.uri, (uri) => {
-        server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-      });
+      registry.subscribe(owner, principal, request.params.uri, notify);
     } catch (error) {
       return toProtocolError(error);
     }
