@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callTool, connectMcp } from './helpers/mcp-client.js';
+import { callTool, connectMcp, openRawSession } from './helpers/mcp-client.js';
 import { startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
 /** Collects resources/updated notifications a client receives. */
@@ -97,40 +97,17 @@ describe('resource subscriptions', () => {
   });
 
   it('the notification stream of a session replays what was missed after Last-Event-ID, and allows one stream at a time', async () => {
-    const base = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...headers.bob,
-    };
-    const post = async (sessionHeader: Record<string, string>, message: object) => {
+    const session = await openRawSession(server.url, headers.bob!);
+    const post = async (message: object) => {
       const res = await fetch(`${server.url}/mcp`, {
         method: 'POST',
-        headers: { ...base, ...sessionHeader },
+        headers: session,
         body: JSON.stringify(message),
       });
       await res.text();
-      return res;
     };
-    const init = await post(
-      {},
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      },
-    );
-    const session = {
-      'mcp-session-id': init.headers.get('mcp-session-id')!,
-      'mcp-protocol-version': '2025-06-18',
-    };
-    await post(session, { jsonrpc: '2.0', method: 'notifications/initialized' });
     const uri = `session://${sessionId}`;
-    await post(session, { jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri } });
+    await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri } });
 
     // No stream is open: both notifications wait in the session's replay buffer.
     await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 1' });
@@ -138,12 +115,12 @@ describe('resource subscriptions', () => {
 
     const controller = new AbortController();
     const stream = await fetch(`${server.url}/mcp`, {
-      headers: { ...base, ...session, accept: 'text/event-stream', 'last-event-id': '1' },
+      headers: { ...session, accept: 'text/event-stream', 'last-event-id': '1' },
       signal: controller.signal,
     });
     expect(stream.status).toBe(200);
     const second = await fetch(`${server.url}/mcp`, {
-      headers: { ...base, ...session, accept: 'text/event-stream' },
+      headers: { ...session, accept: 'text/event-stream' },
     });
     expect(second.status).toBe(409);
     await second.text();
@@ -160,6 +137,6 @@ describe('resource subscriptions', () => {
     expect(text).toContain('id: 2\n');
     expect(text).not.toContain('id: 1\n');
     expect(text).toContain(`"uri":"${uri}"`);
-    await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...base, ...session } });
+    await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: session });
   });
 });

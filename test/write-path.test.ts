@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import BetterSqlite3 from 'better-sqlite3';
 import path from 'node:path';
-import { callTool, connectMcp } from './helpers/mcp-client.js';
+import { callTool, connectMcp, openRawSession } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
 describe('the write path', () => {
@@ -61,34 +61,12 @@ describe('the write path', () => {
     await client.close();
 
     // A raw session: initialize, then the same call accepting JSON only.
-    const headers = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...auth,
-    };
-    const init = await fetch(`${server.url}/mcp`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    });
-    const mcpSession = init.headers.get('mcp-session-id')!;
-    await init.text();
+    const headers = await openRawSession(server.url, auth);
     const res = await fetch(`${server.url}/mcp`, {
       method: 'POST',
       headers: {
         ...headers,
         accept: 'application/json',
-        'mcp-session-id': mcpSession,
-        'mcp-protocol-version': '2025-06-18',
       },
       body: JSON.stringify({
         jsonrpc: '2.0',
@@ -105,7 +83,7 @@ describe('the write path', () => {
     // Bad arguments on the same path: a tool error naming the argument, nothing thrown.
     const bad = await fetch(`${server.url}/mcp`, {
       method: 'POST',
-      headers: { ...headers, 'mcp-session-id': mcpSession },
+      headers,
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 8,

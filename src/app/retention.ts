@@ -1,6 +1,8 @@
 import { purgeAuditBefore } from '../audit/audit.repository.js';
 import { purgeExpiredRevocations } from '../auth/revocation.repository.js';
 import { purgeExpiredMemory } from '../memory/memory.repository.js';
+import { deleteMessagesBefore } from '../messages/message.repository.js';
+import { deleteArchivedSessionsBefore } from '../sessions/session.repository.js';
 import type { Services } from './services.js';
 
 const DAY_MS = 86_400_000;
@@ -18,20 +20,10 @@ export async function runRetention(services: Services, now = Date.now()): Promis
   };
   if (retention.auditDays > 0) result.audit = await purgeAuditBefore(db, now - retention.auditDays * DAY_MS);
   if (retention.archivedSessionDays > 0) {
-    const r = await db
-      .deleteFrom('sessions')
-      .where('status', '=', 'archived')
-      .where('updated_at', '<', now - retention.archivedSessionDays * DAY_MS)
-      .executeTakeFirst();
-    result.sessions = Number(r.numDeletedRows);
+    result.sessions = await deleteArchivedSessionsBefore(db, now - retention.archivedSessionDays * DAY_MS);
   }
-  if (retention.messageDays > 0) {
-    const r = await db
-      .deleteFrom('messages')
-      .where('created_at', '<', now - retention.messageDays * DAY_MS)
-      .executeTakeFirst();
-    result.messages = Number(r.numDeletedRows);
-  }
+  if (retention.messageDays > 0)
+    result.messages = await deleteMessagesBefore(db, now - retention.messageDays * DAY_MS);
   return result;
 }
 

@@ -94,3 +94,9 @@ export async function countVisibleByVisibility(
     .execute();
   return Object.fromEntries(rows.map((r) => [r.visibility, Number(r.n)]));
 }
+
+/** Retention: messages written before `before` (the search index follows by trigger). */
+export async function deleteMessagesBefore(db: Db, before: number): Promise<number> {
+  const result = await db.deleteFrom('messages').where('created_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -55,3 +55,13 @@ export async function updateSession(
     .returningAll()
     .executeTakeFirst();
 }
+
+/** Retention: archived sessions untouched since `before` go, with their messages (cascade). */
+export async function deleteArchivedSessionsBefore(db: Db, before: number): Promise<number> {
+  const result = await db
+    .deleteFrom('sessions')
+    .where('status', '=', 'archived')
+    .where('updated_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

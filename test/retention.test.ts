@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRetention } from '../src/app/retention.js';
+import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
+
+const DAY = 86_400_000;
+
+describe('retention', () => {
+  let server: TestServer;
+  let auth: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      RETENTION_INTERVAL_SECONDS: '0',
+      RETENTION_MESSAGE_DAYS: '2',
+      RETENTION_ARCHIVED_SESSION_DAYS: '1',
+    });
+    auth = { authorization: `Bearer ${await tokenFor(server, 'keeper')}` };
+  });
+  afterAll(async () => server.cleanup());
+
+  const call = async (tool: string, args: Record<string, unknown>) =>
+    (await callHttpTool(server.url, tool, args, auth)).body;
+
+  it('purges expired memory, archived sessions and old messages by their settings, and nothing else', async () => {
+    const active = (await call('create_session', { purpose: 'keep me' })).session_id as string;
+    const archived = (await call('create_session', { purpose: 'archive me' })).session_id as string;
+    await call('add_message', { session_id: active, content: 'an old finding about zeppelins' });
+    await call('update_session', { session_id: archived, status: 'archived' });
+    await call('set_memory', { key: 'short', value: 1, expires_in: 1 });
+    await call('set_memory', { key: 'long', value: 2 });
+
+    // Nothing is old yet: a run now removes only what has expired.
+    const soon = await runRetention(server.app.services, Date.now() + 2_000);
+    expect(soon).toMatchObject({ memory: 1, sessions: 0, messages: 0 });
+
+    const later = await runRetention(server.app.services, Date.now() + 3 * DAY);
+    expect(later).toMatchObject({ sessions: 1, messages: 1 });
+    expect((await call('get_session', { session_id: archived })).code).toBe('SESSION_NOT_FOUND');
+    expect((await call('get_session', { session_id: active })).success).toBe(true);
+    const search = await call('search_context', { session_id: active, query: 'zeppelins' });
+    expect(search.results).toEqual([]);
+    expect((await call('get_memory', { key: 'long' })).value).toBe(2);
+  });
+});
