@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
             : '  keys: from the environment',
           '  connect Claude Code:',
           `    ${clientConfig('claude-code', { url: app.url, apiKey: secrets.apiKey, agentId: 'claude-code', repoDir: REPO_DIR, dataDir: config.dataDir })}`,
-          '  other clients: npx shared-context-server client-config --help',
+          '  other clients: npm run cli -- client-config <cursor|vscode|claude-desktop|windsurf|generic>',
           '',
         ].join('\n'),
       );
