@@ -59,10 +59,6 @@ export class AgentService {
     this.bus.publish({ type: 'agent.presence', agentId, sessionId: null, status: n > 0 ? 'active' : 'idle' });
   }
 
-  isConnected(agentId: string): boolean {
-    return this.connections.has(agentId);
-  }
-
   async flush(): Promise<void> {
     if (this.seen.size === 0) return;
     const batch = new Map(this.seen);
@@ -170,11 +166,6 @@ export class AgentService {
     const now = nowMs();
     const views = (await listAgents(this.db, filter.sessionId, 10_000)).map((r) => this.view(r, now));
     return filter.status === undefined ? views : views.filter((v) => v.status === filter.status);
-  }
-
-  async find(agentId: string): Promise<AgentView | undefined> {
-    const row = await findAgent(this.db, agentId);
-    return row ? this.view(row) : undefined;
   }
 
   /** Registered agents that an "ALL" broadcast from this agent reaches. */

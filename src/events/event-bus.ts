@@ -37,8 +37,4 @@ export class InMemoryEventBus implements EventBus {
       this.listeners.delete(listener);
     };
   }
-
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
 }

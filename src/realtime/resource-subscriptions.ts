@@ -69,12 +69,6 @@ export class ResourceSubscriptions {
     this.unsubscribeBus = bus.subscribe((event) => this.dispatch(event));
   }
 
-  get size(): number {
-    let n = 0;
-    for (const subs of this.byKey.values()) n += subs.size;
-    return n;
-  }
-
   /** Throws AppError for a URI the caller may not watch. */
   subscribe(owner: string, principal: Principal, uri: string, notify: Notify): void {
     const key = watchKeyOf(uri, principal);

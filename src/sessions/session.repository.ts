@@ -10,15 +10,6 @@ export async function findSession(db: Db, sessionId: string): Promise<SessionRow
   return db.selectFrom('sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
 }
 
-export async function sessionExists(db: Db, sessionId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('sessions')
-    .select('session_id')
-    .where('session_id', '=', sessionId)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 export interface SessionListFilter {
   status?: string | undefined;
   createdBy?: string | undefined;

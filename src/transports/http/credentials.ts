@@ -13,6 +13,3 @@ export function credentialsFromHeaders(req: IncomingMessage): Credentials {
     agentType: headerValue(req, 'x-agent-type'),
   };
 }
-
-export const hasCredentials = (c: Credentials): boolean =>
-  c.bearer !== undefined || c.apiKey !== undefined || c.argToken !== undefined;

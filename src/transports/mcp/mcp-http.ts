@@ -69,10 +69,6 @@ export class McpHttpEndpoint {
     this.sweeper.unref();
   }
 
-  get openSessions(): number {
-    return this.sessions.size;
-  }
-
   async handle(req: AuthedRequest, res: ServerResponse): Promise<void> {
     const credentials = credentialsFromHeaders(req);
     req.auth = {
