@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callTool, connectMcp, openRawSession } from './helpers/mcp-client.js';
-import { startTestServer, tokenFor, type TestServer } from './helpers/server.js';
+import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
 /** Collects resources/updated notifications a client receives. */
 function collectUpdates(client: Client): string[] {
@@ -77,6 +77,23 @@ describe('resource subscriptions', () => {
       await carol.close();
     });
   }
+
+  it('a token without the read permission cannot subscribe in either era', async () => {
+    const issued = await callHttpTool(server.url, 'authenticate_agent', {
+      agent_id: 'writer-only',
+      api_key: server.apiKey,
+      requested_permissions: ['write'],
+    });
+    const auth = { authorization: `Bearer ${issued.body.token as string}` };
+    const legacy = await connectMcp(server.url, auth);
+    await expect(legacy.subscribeResource({ uri: `session://${sessionId}` })).rejects.toThrow(/read/);
+    await legacy.close();
+    const modern = await connectMcp(server.url, auth, 'auto');
+    await expect(modern.listen({ resourceSubscriptions: [`session://${sessionId}`] })).rejects.toThrow(
+      /read/,
+    );
+    await modern.close();
+  });
 
   it("subscribing to another agent's memory is refused", async () => {
     const bob = await connectMcp(server.url, headers.bob);

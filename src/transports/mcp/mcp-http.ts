@@ -16,7 +16,7 @@ import { SessionStream } from './session-stream.js';
 import { tryFastToolCall } from './fast-tool-call.js';
 import { ListenBus, listenUris } from './listen-bus.js';
 import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
-import { type McpContext, buildMcpServer } from './mcp-server.js';
+import { type McpContext, buildMcpServer, resolveReader } from './mcp-server.js';
 
 interface LegacySession {
   readonly transport: NodeStreamableHTTPServerTransport;
@@ -125,7 +125,7 @@ export class McpHttpEndpoint {
   ) {
     const id = (body as { id?: unknown }).id ?? null;
     try {
-      const principal = await this.mcp.services.auth.resolve(credentials);
+      const principal = await resolveReader(this.mcp.services, credentials);
       for (const uri of uris) watchKeyOf(uri, principal);
       return await this.listenBus.runAs(principal, uris, () => this.modern(req, res, body));
     } catch (error) {

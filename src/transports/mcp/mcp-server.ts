@@ -45,20 +45,25 @@ export function toProtocolError(error: unknown): never {
   throw error;
 }
 
+/** The caller of a read that is not a tool (resources, subscriptions, prompts): needs "read". */
+export async function resolveReader(services: Services, credentials: Credentials): Promise<Principal> {
+  const principal = await services.auth.resolve(credentials);
+  if (!hasPermission(principal, 'read')) {
+    throw new AppError(
+      'PERMISSION_DENIED',
+      'Reading resources, subscriptions and prompts needs the "read" permission.',
+    );
+  }
+  return principal;
+}
+
 export function createMcpContext(services: Services, credentialsOf: CredentialSource): McpContext {
   return {
     services,
     credentialsOf,
     async principalOf(ctx) {
       try {
-        const principal = await services.auth.resolve(credentialsOf(ctx));
-        if (!hasPermission(principal, 'read')) {
-          throw new AppError(
-            'PERMISSION_DENIED',
-            'Reading resources and prompts needs the "read" permission.',
-          );
-        }
-        return principal;
+        return await resolveReader(services, credentialsOf(ctx));
       } catch (error) {
         return toProtocolError(error);
       }
