@@ -61,9 +61,6 @@ export class SqliteSearchIndex implements SearchIndex {
   private async indexPending(db: Db): Promise<void> {
     for (;;) {
       const added = await db.transaction().execute(async (trx) => {
-        // Write first: the transaction then takes the write lock on the newest snapshot, so two
-        // processes on one file (stdio beside the HTTP server) never index the same rows twice.
-        await sql`UPDATE search_index_state SET last_id = last_id WHERE name = 'messages'`.execute(trx);
         const state = await sql<{
           last_id: number;
         }>`SELECT last_id FROM search_index_state WHERE name = 'messages'`.execute(trx);

@@ -55,12 +55,17 @@ const STATEMENT_CACHE_SIZE = 500;
  * Kysely's SQLite driver prepares every query it runs, BEGIN and COMMIT included; preparing is a
  * sixth of a write's CPU. The same SQL text reuses its compiled statement (we never stream, so a
  * statement is never in use twice at once). Bounded: queries with varying IN-lists would grow it.
+ * It also turns Kysely's BEGIN into BEGIN IMMEDIATE (see below).
  */
 function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => raw.close(),
-    prepare(sqlText: string) {
+    prepare(source: string) {
+      // Every transaction of ours writes: BEGIN IMMEDIATE takes the write lock up front, on the
+      // newest snapshot. A deferred BEGIN that reads first fails with SQLITE_BUSY when another
+      // process (stdio beside the HTTP server) committed in between; this one waits its turn.
+      const sqlText = source === 'begin' ? 'begin immediate' : source;
       let statement = cache.get(sqlText);
       if (statement === undefined) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
