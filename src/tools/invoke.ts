@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { AppError, type ToolFailure, httpStatusFor, internalFailure, toToolFailure } from '../core/errors.js';
 import type { Services } from '../app/services.js';
 import { type Credentials, type Principal, hasPermission, makePrincipal } from '../auth/principal.js';
+import { TOOLS } from './registry.js';
 import type { ToolDefinition, ToolResultBody } from './tool.js';
 
 export type ToolOutcome =
@@ -74,4 +75,17 @@ export async function invokeTool(
   }
   services.metrics.toolCall(tool.name, outcome.ok ? 'OK' : outcome.body.code, performance.now() - started);
   return outcome;
+}
+
+/** invokeTool for a tool named by an adapter (REST routes, WebSocket frames): the name is ours, not the caller's. */
+export function invokeNamedTool(
+  services: Services,
+  name: string,
+  rawArgs: unknown,
+  credentials: Credentials,
+  signal?: AbortSignal,
+): Promise<ToolOutcome> {
+  const tool = TOOLS.get(name);
+  if (tool === undefined) throw new Error(`no tool named ${name}`);
+  return invokeTool(services, tool, rawArgs, credentials, signal);
 }

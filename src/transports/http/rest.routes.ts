@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, httpStatusFor, toToolFailure } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
 import type { Credentials } from '../../auth/principal.js';
-import { invokeTool } from '../../tools/invoke.js';
-import { TOOLS } from '../../tools/registry.js';
+import { invokeNamedTool } from '../../tools/invoke.js';
 import { credentialsFromHeaders } from './credentials.js';
 import { readJsonBody, sendJson } from './request.js';
+import { sendToolOutcome } from './tool.route.js';
 
 export const REST_PREFIX = '/api/v1/';
 
@@ -75,15 +75,8 @@ async function run(
   tool: string,
   args: Json,
   credentials: Credentials,
-) {
-  const definition = TOOLS.get(tool);
-  if (!definition) throw new AppError('INTERNAL_ERROR', `tool ${tool} missing`);
-  const outcome = await invokeTool(services, definition, args, credentials);
-  const headers: Record<string, string> =
-    !outcome.ok && outcome.body.retry_after !== undefined
-      ? { 'retry-after': String(Math.ceil(outcome.body.retry_after)) }
-      : {};
-  sendJson(res, outcome.status, outcome.body, headers);
+): Promise<void> {
+  sendToolOutcome(res, await invokeNamedTool(services, tool, args, credentials));
 }
 
 async function jsonObject(req: IncomingMessage, maxBodyBytes: number): Promise<Json> {

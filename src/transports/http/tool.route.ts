@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, httpStatusFor, toToolFailure } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
-import { invokeTool } from '../../tools/invoke.js';
+import { type ToolOutcome, invokeTool } from '../../tools/invoke.js';
 import { TOOLS } from '../../tools/registry.js';
 import { credentialsFromHeaders } from './credentials.js';
 import { abortWhenClientLeaves, readJsonBody, sendJson } from './request.js';
@@ -42,8 +42,14 @@ export async function handleToolRoute(
     credentialsFromHeaders(req),
     abortWhenClientLeaves(res),
   );
-  const headers: Record<string, string> = {};
-  if (!outcome.ok && outcome.body.retry_after !== undefined)
-    headers['retry-after'] = String(Math.ceil(outcome.body.retry_after));
+  sendToolOutcome(res, outcome);
+}
+
+/** A tool's outcome as an HTTP reply: its status, its JSON body, and Retry-After when rate-limited. */
+export function sendToolOutcome(res: ServerResponse, outcome: ToolOutcome): void {
+  const headers: Record<string, string> =
+    !outcome.ok && outcome.body.retry_after !== undefined
+      ? { 'retry-after': String(Math.ceil(outcome.body.retry_after)) }
+      : {};
   sendJson(res, outcome.status, outcome.body, headers);
 }

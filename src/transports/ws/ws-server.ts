@@ -8,8 +8,7 @@ import { SESSION_ID_PATTERN } from '../../core/ids.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { AgentSocket } from './agent-socket.js';
 import { hasPermission } from '../../auth/principal.js';
-import { invokeTool } from '../../tools/invoke.js';
-import { TOOLS } from '../../tools/registry.js';
+import { invokeNamedTool } from '../../tools/invoke.js';
 
 const PING_MS = 30_000;
 
@@ -209,7 +208,7 @@ export class AgentWebSockets {
 
   /** Runs a frame as the tool it stands for, with the socket's credentials: same checks, same results. */
   private async tool(conn: AgentSocket, name: string, args: Record<string, unknown>): Promise<object> {
-    const outcome = await invokeTool(this.services, TOOLS.get(name)!, args, conn.credentials);
+    const outcome = await invokeNamedTool(this.services, name, args, conn.credentials);
     if (!outcome.ok) {
       const { error, code, retry_after } = outcome.body;
       throw new AppError(code, error, retry_after !== undefined ? { retryAfter: retry_after } : {});
