@@ -14,7 +14,15 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { type Child, spawnChild } from './child.js';
-import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
+import {
+  PROTOCOL_VERSION,
+  type ServerInfo,
+  environment,
+  envNumber,
+  initializeRequest,
+  table,
+  writeResults,
+} from './common.js';
 import { type CpuUsage, backgroundLoad, cpuBetween, sampleCpu, waitForQuiet } from './cpu.js';
 import {
   type LoadOptions,
@@ -33,7 +41,6 @@ const ROUNDS = envNumber('BENCH_ROUNDS', 1);
 /** When set, each path first waits (up to 60 s) for the machine's busy CPU to drop under this % of a core. */
 const QUIET_PCT = envNumber('BENCH_QUIET_PCT', 0);
 const PATHS = (process.env.BENCH_PATHS ?? 'bare,bare-full,tool-http,mcp').split(',').map((p) => p.trim());
-const PROTOCOL_VERSION = '2025-11-25';
 const GOALS: Record<string, number> = { 'tool-http': 0.6, mcp: 0.35 };
 
 /** A realistic blackboard message (~230 characters), a little different per client and request. */
@@ -160,21 +167,7 @@ async function openMcpSession(
   client: number,
 ): Promise<McpClientState> {
   const base = { ...auth, accept: 'application/json, text/event-stream' };
-  const init = await post(
-    agent,
-    url,
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: { name: `bench-${client}`, version: '1.0.0' },
-      },
-    }),
-    base,
-  );
+  const init = await post(agent, url, initializeRequest(`bench-${client}`), base);
   const sessionHeader = init.headers['mcp-session-id'];
   const reply = rpcMessages(init).find((m) => m.id === 0);
   if (init.status !== 200 || typeof sessionHeader !== 'string' || reply?.result === undefined)

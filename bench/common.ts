@@ -56,3 +56,19 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
     '\n',
   );
 }
+
+/** The MCP revision the raw benchmark clients speak (2025-era: initialize, sessions, GET stream). */
+export const PROTOCOL_VERSION = '2025-11-25';
+
+/** The JSON-RPC initialize request a raw benchmark client opens its session with. */
+export const initializeRequest = (clientName: string): string =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: {
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: clientName, version: '1.0.0' },
+    },
+  });

@@ -21,7 +21,15 @@ import { Agent, type IncomingMessage, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { type Child, spawnChild } from './child.js';
-import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
+import {
+  PROTOCOL_VERSION,
+  type ServerInfo,
+  environment,
+  envNumber,
+  initializeRequest,
+  table,
+  writeResults,
+} from './common.js';
 import { type CpuUsage, cpuBetween, sampleCpu } from './cpu.js';
 import { type HttpResult, keepAliveAgent, post, round, rpcMessages, summarize } from './load.js';
 
@@ -46,7 +54,6 @@ const GOAL_P99_MS = 100;
 const DRAIN_MAX_MS = 20_000;
 const DRAIN_IDLE_MS = 3_000;
 const CONNECT_CONCURRENCY = 50;
-const PROTOCOL_VERSION = '2025-11-25';
 
 /** One clock for sends and receipts: wall-clock based, so forked workers can share it. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -183,21 +190,7 @@ class SubscriberPool {
       authorization: `Bearer ${sub.token}`,
       accept: 'application/json, text/event-stream',
     };
-    const init = await post(
-      this.rpcAgent,
-      url,
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: PROTOCOL_VERSION,
-          capabilities: {},
-          clientInfo: { name: sub.agentId, version: '1.0.0' },
-        },
-      }),
-      base,
-    );
+    const init = await post(this.rpcAgent, url, initializeRequest(sub.agentId), base);
     const sessionHeader = init.headers['mcp-session-id'];
     if (init.status !== 200 || typeof sessionHeader !== 'string') fail('initialize', init);
     const headers = { ...base, 'mcp-session-id': sessionHeader, 'mcp-protocol-version': PROTOCOL_VERSION };
