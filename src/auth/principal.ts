@@ -20,6 +20,8 @@ export interface Credentials {
   agentType?: string | undefined;
   /** The `auth_token` tool argument, for clients that cannot set headers. */
   argToken?: string | undefined;
+  /** Where the request came from (the socket's remote address; "stdio" for stdio), for per-address limits. */
+  clientAddress?: string | undefined;
 }
 
 export const hasPermission = (p: Principal, needed: Permission): boolean => p.permissions.includes(needed);

@@ -28,6 +28,17 @@ const EnvSchema = z.object({
   ALLOWED_HOSTS: csv.optional(),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(10),
   RATE_LIMIT_BURST: int(1, 1_000_000).default(50),
+  RATE_LIMIT_ANONYMOUS_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(5),
+  RATE_LIMIT_ANONYMOUS_BURST: int(1, 1_000_000).default(100),
+  REQUIRE_AGENT_KEYS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  MAX_MCP_SESSIONS: int(1, 1_000_000).default(1_000),
+  MCP_SESSION_IDLE_SECONDS: int(10, 31_536_000).default(1_800),
+  MCP_ANONYMOUS_SESSION_IDLE_SECONDS: int(1, 31_536_000).default(60),
+  MAX_REPLY_BYTES: int(64 * 1024, 1_073_741_824).default(1_048_576),
+  MAX_CLIENT_BUFFER_BYTES: int(64 * 1024, 1_073_741_824).default(4_194_304),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_CONTENT_LENGTH: int(1, 10_000_000).default(100_000),
   MAX_MEMORY_VALUE_BYTES: int(1, 10_000_000).default(1_000_000),
@@ -52,7 +63,24 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** Host names allowed in `Host`/`Origin`; undefined means "derive from the bind address". */
   readonly allowedHosts: readonly string[] | undefined;
+  /** Per agent, on every surface. */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** Per client address, for traffic without a valid identity: failed auth, anonymous initialize, new agent ids. */
+  readonly anonymousRateLimit: { readonly perSecond: number; readonly burst: number };
+  /** When true, the shared API key cannot act as (or get a token for) an agent that has its own key. */
+  readonly requireAgentKeys: boolean;
+  readonly limits: {
+    /** Open 2025-era MCP sessions per process; initialize beyond this is refused (503). */
+    readonly maxMcpSessions: number;
+    /** An MCP session unused this long (and with no open stream) is closed. */
+    readonly mcpSessionIdleSeconds: number;
+    /** The same for a session no authenticated request has used yet. */
+    readonly mcpAnonymousSessionIdleSeconds: number;
+    /** A page of results stops early (has_more, next_cursor) once its items pass this many bytes. */
+    readonly maxReplyBytes: number;
+    /** Bytes written to one client but not yet read by it; beyond this that client alone is cut off. */
+    readonly maxClientBufferBytes: number;
+  };
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly maxContentLength: number;
   readonly maxMemoryValueBytes: number;
@@ -103,6 +131,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     allowedHosts: e.ALLOWED_HOSTS ? Object.freeze(e.ALLOWED_HOSTS) : undefined,
     rateLimit: Object.freeze({ perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST }),
+    anonymousRateLimit: Object.freeze({
+      perSecond: e.RATE_LIMIT_ANONYMOUS_PER_SECOND,
+      burst: e.RATE_LIMIT_ANONYMOUS_BURST,
+    }),
+    requireAgentKeys: e.REQUIRE_AGENT_KEYS,
+    limits: Object.freeze({
+      maxMcpSessions: e.MAX_MCP_SESSIONS,
+      mcpSessionIdleSeconds: e.MCP_SESSION_IDLE_SECONDS,
+      mcpAnonymousSessionIdleSeconds: e.MCP_ANONYMOUS_SESSION_IDLE_SECONDS,
+      maxReplyBytes: e.MAX_REPLY_BYTES,
+      maxClientBufferBytes: e.MAX_CLIENT_BUFFER_BYTES,
+    }),
     logLevel: e.LOG_LEVEL,
     maxContentLength: e.MAX_CONTENT_LENGTH,
     maxMemoryValueBytes: e.MAX_MEMORY_VALUE_BYTES,

@@ -29,6 +29,7 @@ export type DomainEvent =
   | { type: 'mail.sent'; mail: MailView }
   | { type: 'mail.receipt'; mail: MailView }
   | { type: 'agent.presence'; agentId: string; sessionId: string | null; status: string }
-  | { type: 'token.revoked'; jti: string; agentId: string };
+  /** One token ended (jti), or every credential of the agent (jti undefined: its agent key was revoked). */
+  | { type: 'token.revoked'; jti: string | undefined; agentId: string };
 
 export type DomainEventType = DomainEvent['type'];

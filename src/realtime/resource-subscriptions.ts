@@ -97,7 +97,12 @@ export class ResourceSubscriptions {
   }
 
   private dispatch(event: DomainEvent): void {
-    if (event.type === 'token.revoked') return this.dropWhere((sub) => sub.principal.tokenId === event.jti);
+    if (event.type === 'token.revoked') {
+      const { jti, agentId } = event;
+      return this.dropWhere((sub) =>
+        jti === undefined ? sub.principal.agentId === agentId : sub.principal.tokenId === jti,
+      );
+    }
     const route = routeOf(event);
     if (!route) return;
     const subs = this.byKey.get(route.key);

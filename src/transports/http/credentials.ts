@@ -11,5 +11,6 @@ export function credentialsFromHeaders(req: IncomingMessage): Credentials {
     apiKey: headerValue(req, 'x-api-key'),
     agentId: headerValue(req, 'x-agent-id'),
     agentType: headerValue(req, 'x-agent-type'),
+    clientAddress: req.socket.remoteAddress,
   };
 }

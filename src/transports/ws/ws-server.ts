@@ -55,7 +55,7 @@ export class AgentWebSockets {
         for (const s of this.byAgent.get(event.mail.from) ?? []) s.onReceipt(event.mail);
       } else if (event.type === 'token.revoked') {
         for (const s of this.byAgent.get(event.agentId) ?? []) {
-          if (s.principal.tokenId === event.jti) s.end(4001, 'token revoked');
+          if (event.jti === undefined || s.principal.tokenId === event.jti) s.end(4001, 'token revoked');
         }
       } else if (event.type === 'message.created') {
         const sockets = this.bySession.get(event.message.session_id);
