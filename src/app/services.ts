@@ -26,6 +26,8 @@ export interface Services {
   readonly bus: EventBus;
   readonly metrics: Metrics;
   readonly rateLimiter: TokenBucketRateLimiter;
+  /** Per client address, for traffic without a valid identity (failed auth, anonymous initialize). */
+  readonly anonymousLimiter: TokenBucketRateLimiter;
   readonly auth: AuthService;
   readonly sessions: SessionService;
   readonly messages: MessageService;
@@ -70,6 +72,11 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
     bus: events,
     metrics,
     rateLimiter: new TokenBucketRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst),
+    anonymousLimiter: new TokenBucketRateLimiter(
+      config.anonymousRateLimit.perSecond,
+      config.anonymousRateLimit.burst,
+      (address) => `unauthenticated requests from ${address}`,
+    ),
     auth,
     sessions: new SessionService(db, events),
     messages,

@@ -97,8 +97,23 @@ export class AuthService {
     };
   }
 
-  /** Resolves credentials to a Principal, or throws UNAUTHORIZED / TOKEN_EXPIRED / TOKEN_REVOKED. */
+  /**
+   * Resolves credentials to a Principal, or throws UNAUTHORIZED / TOKEN_EXPIRED / TOKEN_REVOKED, or
+   * PERMISSION_DENIED when they name another agent than the MCP session they arrive on is bound to.
+   */
   async resolve(credentials: Credentials): Promise<Principal> {
+    const principal = await this.resolveUnbound(credentials);
+    const boundTo = credentials.boundTo;
+    if (boundTo !== undefined && principal.agentId !== boundTo) {
+      throw new AppError(
+        'PERMISSION_DENIED',
+        `This MCP session belongs to agent ${boundTo}; you are ${principal.agentId}. Open your own session with initialize.`,
+      );
+    }
+    return principal;
+  }
+
+  private async resolveUnbound(credentials: Credentials): Promise<Principal> {
     const token = credentials.bearer ?? credentials.argToken;
     if (token !== undefined && token.length > 0) {
       const claims = await this.verifyToken(token);

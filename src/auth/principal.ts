@@ -22,6 +22,11 @@ export interface Credentials {
   argToken?: string | undefined;
   /** Where the request came from (the socket's remote address; "stdio" for stdio), for per-address limits. */
   clientAddress?: string | undefined;
+  /**
+   * The agent an MCP session is bound to (the principal that opened it): credentials that resolve
+   * to another agent are refused on that session.
+   */
+  boundTo?: string | undefined;
 }
 
 export const hasPermission = (p: Principal, needed: Permission): boolean => p.permissions.includes(needed);

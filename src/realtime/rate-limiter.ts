@@ -18,6 +18,8 @@ export class TokenBucketRateLimiter {
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
+    /** Names what is limited in the error: "requests from <key>". */
+    private readonly what: (key: string) => string = (key) => `requests from ${key}`,
   ) {}
 
   take(agentId: string, now = performance.now()): void {
@@ -35,7 +37,7 @@ export class TokenBucketRateLimiter {
       const retryAfter = Math.ceil(((1 - bucket.tokens) / this.perSecond) * 1000) / 1000;
       throw new AppError(
         'RATE_LIMITED',
-        `Too many requests from ${agentId}: the limit is ${this.perSecond}/s with bursts of ${this.burst}. Retry after ${retryAfter} s.`,
+        `Too many ${this.what(agentId)}: the limit is ${this.perSecond}/s with bursts of ${this.burst}. Retry after ${retryAfter} s.`,
         {
           retryAfter,
         },
