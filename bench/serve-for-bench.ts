@@ -40,6 +40,9 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     RATE_LIMIT_PER_SECOND: process.env.RATE_LIMIT_PER_SECOND ?? '1000000',
     RATE_LIMIT_BURST: process.env.RATE_LIMIT_BURST ?? '1000000',
+    // The fan-out bench introduces 1,000 agent ids from one address.
+    RATE_LIMIT_ANONYMOUS_PER_SECOND: process.env.RATE_LIMIT_ANONYMOUS_PER_SECOND ?? '1000000',
+    RATE_LIMIT_ANONYMOUS_BURST: process.env.RATE_LIMIT_ANONYMOUS_BURST ?? '1000000',
   });
   const app = await startApp(config, createLogger(config.logLevel)).catch((error: unknown) => {
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });

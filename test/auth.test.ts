@@ -94,7 +94,11 @@ function rewritePayload(token: string, change: (claims: Record<string, unknown>)
   return `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
 }
 
-/** Asserts the call is refused with `code` on MCP (isError) and HTTP (status), with no secret echoed. */
+/**
+ * Asserts the call is refused with `code` on MCP (isError) and HTTP (status), with no secret echoed.
+ * Header credentials that name no valid principal are refused by MCP at initialize already (a
+ * session is bound to whoever opens it), with the same code.
+ */
 async function expectRefused(
   headers: Record<string, string>,
   name: string,
@@ -103,17 +107,28 @@ async function expectRefused(
   status: number,
   secrets: string[] = [],
 ): Promise<void> {
-  const client = await connect(headers);
-  const overMcp = await callTool(client, name, args);
-  expect(overMcp.isError, `${name} over MCP`).toBe(true);
-  expect(overMcp.json).toMatchObject({ success: false, code });
-  expect(typeof overMcp.json.error).toBe('string');
   const overHttp = await callHttpTool(server.url, name, args, headers);
   expect(overHttp.status, `${name} over HTTP`).toBe(status);
   expect(overHttp.body).toMatchObject({ success: false, code });
-  expect(overHttp.body).toEqual(overMcp.json);
+  let overMcpText: string;
+  const opened = await connect(headers).catch((error: unknown) => error as Error);
+  if (opened instanceof Error) {
+    expect(
+      headers.authorization ?? headers['x-api-key'],
+      'initialize refused without credentials',
+    ).toBeDefined();
+    expect(opened.message, `${name}: initialize refused`).toContain(`"code":"${code}"`);
+    overMcpText = opened.message;
+  } else {
+    const overMcp = await callTool(opened, name, args);
+    expect(overMcp.isError, `${name} over MCP`).toBe(true);
+    expect(overMcp.json).toMatchObject({ success: false, code });
+    expect(typeof overMcp.json.error).toBe('string');
+    expect(overHttp.body).toEqual(overMcp.json);
+    overMcpText = JSON.stringify(overMcp.json);
+  }
   for (const secret of [...secrets, server.apiKey, server.adminKey, server.app.services.secrets.jwtSecret]) {
-    expect(JSON.stringify(overMcp.json)).not.toContain(secret);
+    expect(overMcpText).not.toContain(secret);
     expect(JSON.stringify(overHttp.body)).not.toContain(secret);
   }
 }

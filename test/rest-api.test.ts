@@ -99,6 +99,59 @@ describe('agent REST API /api/v1 (seed 004)', () => {
       expect(status).toBe(400);
       expect(body.code).toBe('INVALID_INPUT');
     });
+
+    it('takes agent_type in the body as seed 004 clients send it: with API-key headers it is the type registered', async () => {
+      const { status, body } = await rest('POST', '/agents/register', apiKey('gamma'), {
+        agent_id: 'gamma',
+        agent_type: 'claude',
+        name: 'Gamma',
+        capabilities: ['analysis'],
+      });
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ success: true, agent_id: 'gamma', agent: { agent_type: 'claude' } });
+    });
+
+    it("accepts an agent_type equal to the token's type", async () => {
+      const token = await tokenFor(server, 'delta', { agentType: 'claude' });
+      const { status, body } = await rest(
+        'POST',
+        '/agents/register',
+        { authorization: `Bearer ${token}` },
+        { agent_id: 'delta', agent_type: 'claude' },
+      );
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ success: true, agent: { agent_id: 'delta', agent_type: 'claude' } });
+    });
+
+    it("refuses an agent_type other than the token's or the X-Agent-Type header's with 403, and registers nothing", async () => {
+      const token = await tokenFor(server, 'epsilon', { agentType: 'generic' });
+      const attempts: Array<Record<string, string>> = [
+        { authorization: `Bearer ${token}` },
+        { ...apiKey('epsilon'), 'x-agent-type': 'generic' },
+      ];
+      for (const headers of attempts) {
+        const { status, body } = await rest('POST', '/agents/register', headers, {
+          agent_id: 'epsilon',
+          agent_type: 'claude',
+        });
+        expect(status).toBe(403);
+        expect(body).toMatchObject({ success: false, code: 'PERMISSION_DENIED' });
+        expect(body.error).toContain('agent_type');
+      }
+      const agents = await rest('GET', '/agents', await bearer('alpha'));
+      expect((agents.body.agents as Agent[]).map((a) => a.agent_id)).not.toContain('epsilon');
+    });
+
+    it('answers an agent_type that is not a short string with 400 INVALID_INPUT', async () => {
+      for (const agentType of [42, '', 'x'.repeat(101)]) {
+        const { status, body } = await rest('POST', '/agents/register', apiKey('zeta'), {
+          agent_id: 'zeta',
+          agent_type: agentType,
+        });
+        expect(status).toBe(400);
+        expect(body.code).toBe('INVALID_INPUT');
+      }
+    });
   });
 
   describe('GET /agents', () => {
@@ -119,6 +172,16 @@ describe('agent REST API /api/v1 (seed 004)', () => {
         });
         expect(beta?.last_heartbeat).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       }
+    });
+
+    it('passes ?cursor= to the next page: agents after that id', async () => {
+      const { status, body } = await rest(
+        'GET',
+        `/agents?session_id=${session}&cursor=alpha`,
+        apiKey('beta'),
+      );
+      expect(status).toBe(200);
+      expect((body.agents as Agent[]).map((a) => a.agent_id)).toEqual(['beta']);
     });
   });
 

@@ -37,7 +37,7 @@ describe('WebSocket /ws/{agent_id}', () => {
     authorization: `Bearer ${await token(agentId, options)}`,
   });
 
-  /** Connects with ?token= and waits for the welcome frame (the mail backlog is sent before it). */
+  /** Connects with ?token= and waits for backlog_done (welcome, then the mail backlog, come before it). */
   async function connect(
     agentId: string,
     options: { agentType?: string; admin?: boolean; afterId?: number } = {},
@@ -46,7 +46,7 @@ describe('WebSocket /ws/{agent_id}', () => {
     if (options.afterId !== undefined) query.after_id = options.afterId;
     const socket = await TestSocket.open(server.url, agentId, { query });
     sockets.push(socket);
-    await socket.waitFor((f) => f.type === 'welcome');
+    await socket.waitFor((f) => f.type === 'backlog_done');
     return socket;
   }
 
@@ -82,7 +82,8 @@ describe('WebSocket /ws/{agent_id}', () => {
   }
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // The slow-consumer test below is sized for a 1 MiB per-client buffer.
+    server = await startTestServer({ MAX_CLIENT_BUFFER_BYTES: String(1024 * 1024) });
   });
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((s) => s.close()));
@@ -196,7 +197,8 @@ describe('WebSocket /ws/{agent_id}', () => {
         to: 'off-bob',
         content: 'while you were away',
       });
-      expect(bob.ofType('welcome')[0]?.backlog).toBe(1);
+      expect(bob.frames.map((f) => f.type)).toEqual(['welcome', 'mail', 'backlog_done']);
+      expect(bob.ofType('backlog_done')[0]?.count).toBe(1);
 
       let delivered: string | null | undefined = null;
       await until(async () => {
@@ -365,7 +367,9 @@ describe('WebSocket /ws/{agent_id}', () => {
         ],
       });
       // The backlog precedes the "subscribed" frame; live messages follow it.
-      const bobTypes = watchers.bob.frames.map((f) => f.type).filter((t) => t !== 'welcome');
+      const bobTypes = watchers.bob.frames
+        .map((f) => f.type)
+        .filter((t) => t !== 'welcome' && t !== 'backlog_done');
       expect(bobTypes.indexOf('subscribed')).toBe(2);
     });
 

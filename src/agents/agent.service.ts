@@ -1,4 +1,5 @@
 import { toJsonText, fromJsonText } from '../core/json.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, takePage } from '../core/paging.js';
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -159,13 +160,26 @@ export class AgentService {
     return view;
   }
 
-  async list(filter: {
-    sessionId?: string | undefined;
-    status?: AgentStatus | undefined;
-  }): Promise<AgentView[]> {
+  /**
+   * Agents in id order, within `maxBytes` (at least one); `cursor` is the `next_cursor` (an agent id)
+   * of the previous page. `total` counts every agent matching the filter.
+   */
+  async list(
+    filter: {
+      sessionId?: string | undefined;
+      status?: AgentStatus | undefined;
+      cursor?: string | undefined;
+    },
+    maxBytes = DEFAULT_MAX_REPLY_BYTES,
+  ): Promise<{ agents: AgentView[]; total: number } & PageInfo<string>> {
     const now = nowMs();
     const views = (await listAgents(this.db, filter.sessionId, 10_000)).map((r) => this.view(r, now));
-    return filter.status === undefined ? views : views.filter((v) => v.status === filter.status);
+    const matching = filter.status === undefined ? views : views.filter((v) => v.status === filter.status);
+    // Agent ids are ASCII, so JavaScript's order is SQLite's (the rows come sorted by agent_id).
+    const after = filter.cursor;
+    const rest = after === undefined ? matching : matching.filter((v) => v.agent_id > after);
+    const page = takePage(rest, rest.length, maxBytes, jsonBytes);
+    return { agents: page.items, total: matching.length, ...pageInfo(page, (v) => v.agent_id) };
   }
 
   /** Registered agents that an "ALL" broadcast from this agent reaches. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tools/tool.js';
-import { agentIdArg, metadataArg, sessionIdArg } from '../tools/schemas.js';
+import { publishAs } from '../tools/json-schema.js';
+import { agentIdArg, jsonTextArg, metadataArg, sessionIdArg, valueOrJson } from '../tools/schemas.js';
 import { AGENT_STATUSES } from './agent.service.js';
 
 const mailIdArg = z.number().int().positive();
@@ -42,32 +43,47 @@ export const agentTools = [
     title: 'List agents',
     description: 'Registered agents with status active, idle or offline (from heartbeats and activity).',
     permission: 'read',
-    input: { session_id: sessionIdArg.optional(), status: z.enum(AGENT_STATUSES).optional() },
+    input: {
+      session_id: sessionIdArg.optional(),
+      status: z.enum(AGENT_STATUSES).optional(),
+      cursor: agentIdArg.optional().describe('next_cursor from the previous page.'),
+    },
     annotations: { readOnlyHint: true },
     async handler(args, { services }) {
-      const agents = await services.agents.list({ sessionId: args.session_id, status: args.status });
-      return { agents, total: agents.length };
+      return services.agents.list(
+        { sessionId: args.session_id, status: args.status, cursor: args.cursor },
+        services.config.limits.maxReplyBytes,
+      );
     },
   }),
   defineTool({
     name: 'send_message',
     title: 'Mail other agents',
     description:
-      'Send mail to an agent id, a list of them, or "ALL" (the registered agents of your session, or all). It waits in their inbox if they are away. type: ping, ack, request, response, broadcast, heartbeat, task_proposal, task_accept, or your own.',
+      'Send mail to an agent id, a list of them, or "ALL" (the registered agents of your session, or all). The content is text, or JSON text in content_json. It waits in their inbox if they are away. type: ping, ack, request, response, broadcast, heartbeat, task_proposal, task_accept, or your own.',
     permission: 'write',
     input: {
       to: z.union([z.literal('ALL'), agentIdArg, z.array(agentIdArg).min(1).max(1000)]),
-      content: z
-        .unknown()
-        .refine((v) => v !== undefined && v !== null && v !== '', 'is required (text or JSON)'),
+      content: z.unknown().meta({
+        ...publishAs({ anyOf: [{ type: 'string' }, { type: 'null' }] }),
+        description: 'The message text (a JSON value is accepted too). Null when you send content_json.',
+      }),
+      content_json: jsonTextArg
+        .meta({
+          ...publishAs({ type: 'string' }),
+          description:
+            'Structured content as JSON text, e.g. {"task":"review","files":["a.ts"]}. Use instead of content.',
+        })
+        .optional(),
       type: z.string().min(1).max(64).default('request'),
       metadata: metadataArg,
       reply_to: mailIdArg.optional().describe('The id of the mail this answers.'),
     },
+    check: (args) => valueOrJson(args.content, args.content_json, 'content', { emptyAllowed: false }),
     async handler(args, { services, principal }) {
       return services.mail.send(principal, {
         to: args.to,
-        content: args.content,
+        content: args.content_json !== undefined ? args.content_json : args.content,
         type: args.type,
         metadata: args.metadata,
         replyTo: args.reply_to,

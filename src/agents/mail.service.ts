@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { fromJsonText, toJsonText } from '../core/json.js';
-import { idPage } from '../core/paging.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -31,12 +31,13 @@ const MAX_RECIPIENTS = 1000;
 const mailNotFound = (id: number) =>
   new AppError('MESSAGE_NOT_FOUND', `No mail ${id} addressed to you exists.`, { suggestions: ['get_inbox'] });
 
-export interface MailPage {
+export interface MailPage extends PageInfo<number> {
   messages: MailView[];
-  count: number;
-  has_more: boolean;
-  next_cursor: number | null;
 }
+
+/** JSON bytes of a mail as it will be returned: an undelivered one gains its delivered_at. */
+const mailBytes = (view: MailView): number =>
+  jsonBytes(view.delivered_at === null ? { ...view, delivered_at: view.created_at } : view);
 
 /**
  * Agent-to-agent mail. Every mail is a row per recipient, so an agent that is away finds it in
@@ -48,6 +49,8 @@ export class MailService {
     private readonly bus: EventBus,
     private readonly agents: AgentService,
     private readonly maxContentLength: number,
+    /** MAX_REPLY_BYTES: an inbox or sent page ends early beyond it. */
+    private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
 
   async send(
@@ -128,19 +131,26 @@ export class MailService {
     caller: Principal,
     filter: { afterId?: number | undefined; unreadOnly: boolean; limit: number },
   ): Promise<MailPage> {
-    const rows = await listInbox(this.db, caller.agentId, filter, filter.limit + 1);
-    const delivered = await this.delivered(caller.agentId, rows.slice(0, filter.limit));
-    const { items, ...page } = idPage(
-      rows.map((r) => delivered.get(Number(r.id)) ?? toMailView(r)),
-      filter.limit,
-    );
-    return { messages: items, ...page };
+    const page = await readPage<MailView>({
+      limit: filter.limit,
+      maxBytes: this.maxReplyBytes,
+      sizeOf: mailBytes,
+      next: async (last, n) =>
+        (await listInbox(this.db, caller.agentId, last ? { ...filter, afterId: last.id } : filter, n)).map(
+          toMailView,
+        ),
+    });
+    const delivered = await this.delivered(caller.agentId, page.items);
+    return {
+      messages: page.items.map((m) => delivered.get(m.id) ?? m),
+      ...pageInfo(page, (m) => m.id),
+    };
   }
 
   /** Marks pushed or fetched mail delivered and tells the senders. Returns the updated views by id. */
   async delivered(
     agentId: string,
-    rows: Pick<MailRow, 'id' | 'delivered_at'>[],
+    rows: ReadonlyArray<{ id: number; delivered_at: unknown }>,
   ): Promise<Map<number, MailView>> {
     const ids = rows.filter((r) => r.delivered_at === null).map((r) => Number(r.id));
     const changed = await markDelivered(this.db, agentId, ids, nowMs());
@@ -154,9 +164,14 @@ export class MailService {
   }
 
   async sent(caller: Principal, afterId: number | undefined, limit: number): Promise<MailPage> {
-    const rows = await listSent(this.db, caller.agentId, afterId, limit + 1);
-    const { items, ...page } = idPage(rows.map(toMailView), limit);
-    return { messages: items, ...page };
+    const page = await readPage<MailView>({
+      limit,
+      maxBytes: this.maxReplyBytes,
+      sizeOf: jsonBytes,
+      next: async (last, n) =>
+        (await listSent(this.db, caller.agentId, last ? last.id : afterId, n)).map(toMailView),
+    });
+    return { messages: page.items, ...pageInfo(page, (m) => m.id) };
   }
 
   async ack(caller: Principal, id: number): Promise<MailView> {

@@ -26,8 +26,13 @@ export interface Services {
   readonly bus: EventBus;
   readonly metrics: Metrics;
   readonly rateLimiter: TokenBucketRateLimiter;
-  /** Per client address, for traffic without a valid identity (failed auth, anonymous initialize). */
+  /**
+   * Per client address, for traffic without a valid identity: anonymous initialize, and every agent
+   * id the per-agent limiter has not seen yet (so rotating X-Agent-Id does not escape the limit).
+   */
   readonly anonymousLimiter: TokenBucketRateLimiter;
+  /** Per client address: failed authentications; when empty, the address's credentials are refused unchecked. */
+  readonly authFailureLimiter: TokenBucketRateLimiter;
   readonly auth: AuthService;
   readonly sessions: SessionService;
   readonly messages: MessageService;
@@ -43,6 +48,9 @@ export interface Services {
 
 const MAX_METADATA_BYTES = 64 * 1024;
 
+/** How often agent keys are re-read from the database (one indexed query of the rows changed since). */
+const AGENT_KEY_SYNC_MS = 1_000;
+
 export async function createServices(config: Config, logger: Logger, bus?: EventBus): Promise<Services> {
   const secrets = resolveSecrets(config);
   const metrics = new Metrics();
@@ -54,11 +62,33 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
       logger.error({ err: error, event: event.type }, 'event listener failed'),
     );
   events.subscribe((event) => metrics.busEvent(event.type));
-  const auth = new AuthService(db, events, secrets, config.tokenExpirySeconds);
+  const anon = config.anonymousRateLimit;
+  const anonymousLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {
+    what: (address) => `unauthenticated requests from ${address}`,
+  });
+  const rateLimiter = new TokenBucketRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, {
+    newcomers: {
+      limiter: anonymousLimiter,
+      what: (address) =>
+        `new agent ids from ${address} (each agent id an address introduces costs one of its unauthenticated requests)`,
+    },
+  });
+  const authFailureLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {
+    what: (address) => `failed authentications from ${address}`,
+  });
+  const auth = new AuthService(db, events, secrets, {
+    tokenTtlSeconds: config.tokenExpirySeconds,
+    requireAgentKeys: config.requireAgentKeys,
+    agentLimiter: rateLimiter,
+    failureLimiter: authFailureLimiter,
+  });
   await auth.init();
+  // Keys issued or revoked by another process on this database (the CLI) take effect within a second.
+  auth.agentKeys.watch(AGENT_KEY_SYNC_MS, (error) => logger.warn({ err: error }, 'agent key sync failed'));
   const messages = new MessageService(db, new GroupCommit(db), events, {
     maxContentLength: config.maxContentLength,
     maxMetadataBytes: MAX_METADATA_BYTES,
+    maxReplyBytes: config.limits.maxReplyBytes,
   });
   const agents = new AgentService(db, events);
   const waiter = new MessageWaiter(events, messages);
@@ -71,22 +101,20 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
     store,
     bus: events,
     metrics,
-    rateLimiter: new TokenBucketRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst),
-    anonymousLimiter: new TokenBucketRateLimiter(
-      config.anonymousRateLimit.perSecond,
-      config.anonymousRateLimit.burst,
-      (address) => `unauthenticated requests from ${address}`,
-    ),
+    rateLimiter,
+    anonymousLimiter,
+    authFailureLimiter,
     auth,
-    sessions: new SessionService(db, events),
+    sessions: new SessionService(db, events, config.limits.maxReplyBytes),
     messages,
-    memory: new MemoryService(db, events, config.maxMemoryValueBytes),
-    search: new SearchService(db, store.searchIndex),
+    memory: new MemoryService(db, events, config.maxMemoryValueBytes, config.limits.maxReplyBytes),
+    search: new SearchService(db, store.searchIndex, config.limits.maxReplyBytes),
     agents,
-    mail: new MailService(db, events, agents, config.maxContentLength),
+    mail: new MailService(db, events, agents, config.maxContentLength, config.limits.maxReplyBytes),
     waiter,
     subscriptions,
     async close() {
+      auth.agentKeys.stop();
       waiter.close();
       subscriptions.close();
       agents.stop();

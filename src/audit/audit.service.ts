@@ -1,5 +1,7 @@
 import { toJsonText, fromJsonText } from '../core/json.js';
+import { type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import { nowMs, toIso } from '../core/time.js';
+import type { AuditRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import { insertAudit, listAudit } from './audit.repository.js';
 
@@ -21,6 +23,16 @@ export interface AuditEvent {
   details?: Record<string, unknown> | undefined;
 }
 
+const toEntry = (r: AuditRow): AuditEntry => ({
+  id: Number(r.id),
+  timestamp: toIso(Number(r.created_at)),
+  agent_id: r.agent_id,
+  action: r.action,
+  session_id: r.session_id,
+  resource: r.resource,
+  details: fromJsonText<Record<string, unknown>>(r.details),
+});
+
 /** Writes and reads the audit trail. Callers pass their transaction so the entry commits with the action. */
 export const auditService = {
   async record(db: Db, event: AuditEvent): Promise<void> {
@@ -34,20 +46,23 @@ export const auditService = {
     });
   },
 
+  /**
+   * Newest first, within `limit` and `maxBytes` (at least one entry). `next_cursor` is the id of
+   * the last (oldest) entry returned: pass it as `beforeId` for the next page.
+   */
   async list(
     db: Db,
-    filter: { sessionId?: string | undefined; agentId?: string | undefined },
+    filter: { sessionId?: string | undefined; agentId?: string | undefined; beforeId?: number | undefined },
     limit: number,
-  ): Promise<AuditEntry[]> {
-    const rows = await listAudit(db, filter, limit);
-    return rows.map((r) => ({
-      id: Number(r.id),
-      timestamp: toIso(Number(r.created_at)),
-      agent_id: r.agent_id,
-      action: r.action,
-      session_id: r.session_id,
-      resource: r.resource,
-      details: fromJsonText<Record<string, unknown>>(r.details),
-    }));
+    maxBytes: number,
+  ): Promise<{ entries: AuditEntry[] } & PageInfo<number>> {
+    const page = await readPage<AuditEntry>({
+      limit,
+      maxBytes,
+      sizeOf: jsonBytes,
+      next: async (last, n) =>
+        (await listAudit(db, last ? { ...filter, beforeId: last.id } : filter, n)).map(toEntry),
+    });
+    return { entries: page.items, ...pageInfo(page, (e) => e.id) };
   },
 };

@@ -2,11 +2,14 @@ import { AppError } from '../core/errors.js';
 import { AGENT_ID_PATTERN } from '../core/ids.js';
 import { auditService } from '../audit/audit.service.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
+import type { AgentKeyRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
+import { type AgentKeyChange, AgentKeys } from './agent-key.service.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
 import { insertRevocation } from './revocation.repository.js';
 import { type Secrets, secretEquals } from './secrets.js';
-import { type TokenClaims, TokenCodec } from './token.js';
+import { type TokenClaims, TokenCodec, type TokenOrigin } from './token.js';
 
 export interface IssuedToken {
   token: string;
@@ -16,7 +19,23 @@ export interface IssuedToken {
   expires_at: string;
 }
 
-type KeyGrade = 'admin' | 'agent';
+/** What a presented API key is: the admin key, the shared key, or one agent's own key. */
+type KeyMatch = { via: 'admin' } | { via: 'shared' } | { via: 'agent'; key: AgentKeyRow };
+
+export interface AuthOptions {
+  readonly tokenTtlSeconds: number;
+  /** REQUIRE_AGENT_KEYS: the shared key cannot act as an agent that has its own active key. */
+  readonly requireAgentKeys: boolean;
+  /** Per agent: authenticate_agent counts against the agent it mints a token for. */
+  readonly agentLimiter: TokenBucketRateLimiter;
+  /**
+   * Per client address: every rejected key or token takes one; while the address's bucket is
+   * empty, every credential it sends is refused before it is checked (no unthrottled guessing).
+   */
+  readonly failureLimiter: TokenBucketRateLimiter;
+}
+
+const ANY_ADDRESS = 'unknown';
 
 const MAX_CACHED_TOKENS = 10_000;
 
@@ -27,25 +46,36 @@ const unauthorized = () =>
     { suggestions: ['authenticate_agent'] },
   );
 
+const invalidKey = () => new AppError('UNAUTHORIZED', 'The API key is not valid for this server.');
+
 /**
  * Turns credentials into a Principal, and issues, refreshes and revokes tokens. Verification of a
  * token's signature is cached per token string until it expires; revocation is checked every time.
+ *
+ * Three kinds of API key: the admin key (read, write, admin; may act as any agent), the shared key
+ * (read, write; may act as any agent — except, with REQUIRE_AGENT_KEYS, one that has its own key)
+ * and agent keys (read, write; only as the one agent id and type they were issued for).
  */
 export class AuthService {
+  /** The agent keys; revoking one ends its tokens, sockets and subscriptions. */
+  readonly agentKeys: AgentKeys;
   private readonly codec: TokenCodec;
   private readonly verified = new Map<string, TokenClaims>();
   private readonly revoked = new Set<string>();
+  private readonly failures: TokenBucketRateLimiter;
 
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly secrets: Secrets,
-    tokenTtlSeconds: number,
+    private readonly options: AuthOptions,
   ) {
-    this.codec = new TokenCodec(secrets.jwtSecret, tokenTtlSeconds);
+    this.codec = new TokenCodec(secrets.jwtSecret, options.tokenTtlSeconds);
+    this.failures = options.failureLimiter;
+    this.agentKeys = new AgentKeys(db, (change) => this.agentKeyChanged(change));
   }
 
-  /** Loads the revocations that still matter (tokens not yet expired). */
+  /** Loads the revocations that still matter (tokens not yet expired) and the agent keys. */
   async init(): Promise<void> {
     const rows = await this.db
       .selectFrom('revoked_tokens')
@@ -53,40 +83,131 @@ export class AuthService {
       .where('expires_at', '>', Date.now())
       .execute();
     for (const row of rows) this.revoked.add(row.jti);
+    await this.agentKeys.load();
   }
 
-  private grade(apiKey: string): KeyGrade | undefined {
-    if (secretEquals(apiKey, this.secrets.adminApiKey)) return 'admin';
-    if (secretEquals(apiKey, this.secrets.apiKey)) return 'agent';
-    return undefined;
+  /**
+   * An agent's key was revoked or replaced, or (with REQUIRE_AGENT_KEYS) the agent got its first
+   * key: every open connection authenticated as that agent ends (WebSockets close with 4001,
+   * resource subscriptions are dropped); its tokens are refused at the next resolve.
+   */
+  private agentKeyChanged(change: AgentKeyChange): void {
+    if (change.ended || (change.issued && this.options.requireAgentKeys)) {
+      this.bus.publish({ type: 'token.revoked', jti: undefined, agentId: change.agentId });
+    }
   }
 
+  private async identify(apiKey: string): Promise<KeyMatch | undefined> {
+    if (secretEquals(apiKey, this.secrets.adminApiKey)) return { via: 'admin' };
+    if (secretEquals(apiKey, this.secrets.apiKey)) return { via: 'shared' };
+    const key = await this.agentKeys.findByKey(apiKey);
+    return key === undefined ? undefined : { via: 'agent', key };
+  }
+
+  /** A rejected key or token costs its address one attempt. */
+  private rejected(address: string, error: AppError): AppError {
+    this.failures.charge(address);
+    return error;
+  }
+
+  /**
+   * The agent id and type an agent key acts as: its own. A different id (or a type other than its
+   * own or the default) is refused rather than silently replaced.
+   */
+  private actAsKeyAgent(
+    key: AgentKeyRow,
+    agentId: string | undefined,
+    agentType: string | undefined,
+    naming: { id: string; type: string },
+  ): { agentId: string; agentType: string } {
+    if (key.revoked_at !== null) {
+      throw new AppError(
+        'UNAUTHORIZED',
+        `This agent key of ${key.agent_id} was revoked; ask an admin for a new one (keys issue).`,
+      );
+    }
+    if (agentId !== undefined && agentId !== key.agent_id) {
+      throw new AppError(
+        'PERMISSION_DENIED',
+        `This agent key belongs to agent ${key.agent_id}, not ${agentId}: set ${naming.id} to ${key.agent_id} or leave it out.`,
+      );
+    }
+    if (agentType !== undefined && agentType !== 'generic' && agentType !== key.agent_type) {
+      throw new AppError(
+        'PERMISSION_DENIED',
+        `This agent key was issued for agent type ${key.agent_type}, not ${agentType}: set ${naming.type} to ${key.agent_type} or leave it out.`,
+      );
+    }
+    return { agentId: key.agent_id, agentType: key.agent_type };
+  }
+
+  /** With REQUIRE_AGENT_KEYS, the shared key (or a token minted with it) cannot be an agent that has its own key. */
+  private assertSharedMayActAs(agentId: string): void {
+    if (!this.options.requireAgentKeys || this.agentKeys.activeFor(agentId) === undefined) return;
+    throw new AppError(
+      'PERMISSION_DENIED',
+      `Agent ${agentId} has its own agent key and this server requires agent keys (REQUIRE_AGENT_KEYS): authenticate as ${agentId} with that key, not with the shared API key.`,
+      { suggestions: [`authenticate_agent with api_key set to the agent key of ${agentId}`] },
+    );
+  }
+
+  /**
+   * Exchanges an API key for a token. With an agent key, agent_id and agent_type may be left out
+   * (they are the key's); with the shared or admin key, agent_id is required.
+   */
   async authenticateAgent(input: {
-    agentId: string;
-    agentType: string;
+    agentId?: string | undefined;
+    agentType?: string | undefined;
     apiKey: string | undefined;
     requestedPermissions: Permission[];
+    clientAddress?: string | undefined;
   }): Promise<IssuedToken> {
+    const address = input.clientAddress ?? ANY_ADDRESS;
+    this.failures.check(address);
     if (input.apiKey === undefined) {
       throw new AppError('UNAUTHORIZED', 'An API key is required: pass api_key or the X-API-Key header.', {
         suggestions: ['Set api_key to the API_KEY of this server (see `shared-context-server keys show`).'],
       });
     }
-    const grade = this.grade(input.apiKey);
-    if (grade === undefined) throw new AppError('UNAUTHORIZED', 'The API key is not valid for this server.');
-    if (input.requestedPermissions.includes('admin') && grade !== 'admin') {
+    const match = await this.identify(input.apiKey);
+    if (match === undefined) throw this.rejected(address, invalidKey());
+    let agentId: string;
+    let agentType: string;
+    if (match.via === 'agent') {
+      ({ agentId, agentType } = this.actAsKeyAgent(match.key, input.agentId, input.agentType, {
+        id: 'agent_id',
+        type: 'agent_type',
+      }));
+    } else {
+      if (input.agentId === undefined) {
+        throw new AppError(
+          'INVALID_INPUT',
+          'agent_id is required with the shared or admin API key (only an agent key names its agent by itself).',
+        );
+      }
+      agentId = input.agentId;
+      agentType = input.agentType ?? 'generic';
+      if (match.via === 'shared') this.assertSharedMayActAs(agentId);
+    }
+    if (input.requestedPermissions.includes('admin') && match.via !== 'admin') {
       throw new AppError(
         'PERMISSION_DENIED',
-        'The admin permission requires the admin API key (ADMIN_API_KEY); the agent key grants read and write only.',
+        `The admin permission requires the admin API key (ADMIN_API_KEY); the ${match.via === 'agent' ? 'agent key' : 'shared API key'} grants read and write only.`,
         { suggestions: ['Request ["read","write"], or authenticate with the admin key.'] },
       );
     }
+    // Minting a token counts against the agent (and a new agent id against the address).
+    this.options.agentLimiter.take(agentId, address);
     const permissions = [...new Set(input.requestedPermissions)];
-    const { token, claims } = await this.codec.sign(input.agentId, input.agentType, permissions);
+    const keyId = match.via === 'agent' ? match.key.key_id : undefined;
+    const { token, claims } = await this.codec.sign(agentId, agentType, permissions, {
+      via: match.via,
+      keyId,
+    });
     await auditService.record(this.db, {
-      agentId: input.agentId,
+      agentId,
       action: 'authenticate_agent',
-      details: { agent_type: input.agentType, permissions },
+      details: { agent_type: agentType, permissions, via: match.via, ...(keyId ? { key_id: keyId } : {}) },
     });
     return {
       token,
@@ -102,7 +223,11 @@ export class AuthService {
    * PERMISSION_DENIED when they name another agent than the MCP session they arrive on is bound to.
    */
   async resolve(credentials: Credentials): Promise<Principal> {
-    const principal = await this.resolveUnbound(credentials);
+    const address = credentials.clientAddress ?? ANY_ADDRESS;
+    // An address that has used up its failed attempts is held back before its credentials are
+    // looked at, so a guesser cannot tell a right guess from a wrong one until retry_after.
+    this.failures.check(address);
+    const principal = await this.resolveUnbound(credentials, address);
     const boundTo = credentials.boundTo;
     if (boundTo !== undefined && principal.agentId !== boundTo) {
       throw new AppError(
@@ -113,19 +238,31 @@ export class AuthService {
     return principal;
   }
 
-  private async resolveUnbound(credentials: Credentials): Promise<Principal> {
+  private async resolveUnbound(credentials: Credentials, address: string): Promise<Principal> {
     const token = credentials.bearer ?? credentials.argToken;
     if (token !== undefined && token.length > 0) {
-      const claims = await this.verifyToken(token);
-      return makePrincipal(claims.agentId, claims.agentType, claims.permissions, {
-        id: claims.jti,
-        expiresAt: claims.expiresAt,
-      });
+      const claims = await this.verifyToken(token, address);
+      return makePrincipal(
+        claims.agentId,
+        claims.agentType,
+        claims.permissions,
+        { id: claims.jti, expiresAt: claims.expiresAt },
+        { via: originOf(claims), keyId: claims.keyId },
+      );
     }
     if (credentials.apiKey !== undefined) {
-      const grade = this.grade(credentials.apiKey);
-      if (grade === undefined)
-        throw new AppError('UNAUTHORIZED', 'The API key is not valid for this server.');
+      const match = await this.identify(credentials.apiKey);
+      if (match === undefined) throw this.rejected(address, invalidKey());
+      if (match.via === 'agent') {
+        const own = this.actAsKeyAgent(match.key, credentials.agentId, credentials.agentType, {
+          id: 'the X-Agent-Id header',
+          type: 'the X-Agent-Type header',
+        });
+        return makePrincipal(own.agentId, own.agentType, ['read', 'write'], undefined, {
+          via: 'agent',
+          keyId: match.key.key_id,
+        });
+      }
       const agentId = credentials.agentId;
       if (agentId === undefined || !AGENT_ID_PATTERN.test(agentId)) {
         throw new AppError(
@@ -133,18 +270,32 @@ export class AuthService {
           'API-key authentication needs an X-Agent-Id header: 1–100 characters of letters, digits, ".", "_", ":" or "-".',
         );
       }
+      if (match.via === 'shared') this.assertSharedMayActAs(agentId);
       const agentType = credentials.agentType ?? 'generic';
-      const permissions: Permission[] = grade === 'admin' ? ['read', 'write', 'admin'] : ['read', 'write'];
-      return makePrincipal(agentId, agentType, permissions);
+      const permissions: Permission[] =
+        match.via === 'admin' ? ['read', 'write', 'admin'] : ['read', 'write'];
+      return makePrincipal(agentId, agentType, permissions, undefined, { via: match.via });
     }
     throw unauthorized();
   }
 
-  private async verifyToken(token: string): Promise<TokenClaims> {
+  /**
+   * A token's claims, or TOKEN_EXPIRED / TOKEN_REVOKED / UNAUTHORIZED (which costs `address` an
+   * attempt). A token minted from an agent key ends with the key; one minted with the shared key
+   * cannot act as an agent that has its own key under REQUIRE_AGENT_KEYS, however old it is.
+   */
+  private async verifyToken(token: string, address?: string): Promise<TokenClaims> {
     let claims = this.verified.get(token);
     if (claims === undefined || claims.expiresAt * 1000 <= Date.now()) {
       this.verified.delete(token);
-      claims = await this.codec.verify(token);
+      try {
+        claims = await this.codec.verify(token);
+      } catch (error) {
+        if (address !== undefined && error instanceof AppError && error.code === 'UNAUTHORIZED') {
+          this.failures.charge(address);
+        }
+        throw error;
+      }
       if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
       this.verified.set(token, claims);
     }
@@ -156,6 +307,18 @@ export class AuthService {
           suggestions: ['authenticate_agent'],
         },
       );
+    }
+    const via = originOf(claims);
+    if (via === 'agent') {
+      const key = claims.keyId === undefined ? undefined : await this.agentKeys.findById(claims.keyId);
+      if (key === undefined || key.revoked_at !== null || key.agent_id !== claims.agentId) {
+        throw new AppError(
+          'TOKEN_REVOKED',
+          `The agent key this token was minted from was revoked. Ask an admin for a new key for ${claims.agentId}.`,
+        );
+      }
+    } else if (via === 'shared') {
+      this.assertSharedMayActAs(claims.agentId);
     }
     return claims;
   }
@@ -172,7 +335,10 @@ export class AuthService {
     if (old.agentId !== caller.agentId && !caller.isAdmin) {
       throw new AppError('PERMISSION_DENIED', 'You can only refresh your own token.');
     }
-    const { token: fresh, claims } = await this.codec.sign(old.agentId, old.agentType, old.permissions);
+    const { token: fresh, claims } = await this.codec.sign(old.agentId, old.agentType, old.permissions, {
+      via: originOf(old),
+      keyId: old.keyId,
+    });
     await this.recordRevocation(old.jti, old.agentId, old.expiresAt, 'refresh_token');
     return {
       token: fresh,
@@ -233,5 +399,12 @@ function claimsOf(p: Principal): TokenClaims | undefined {
     permissions: [...p.permissions],
     issuedAt: 0,
     expiresAt: p.expiresAt,
+    via: p.via,
+    keyId: p.keyId,
   };
+}
+
+/** Tokens minted before agent keys carry no `via`: admin if they hold admin, else the shared key. */
+function originOf(claims: TokenClaims): TokenOrigin {
+  return claims.via ?? (claims.permissions.includes('admin') ? 'admin' : 'shared');
 }

@@ -8,21 +8,27 @@ export const authTools = [
     name: 'authenticate_agent',
     title: 'Authenticate an agent',
     description:
-      'Exchange the API key for a signed token for this agent. Send the token afterwards as "Authorization: Bearer <token>" or as the auth_token argument. The plain API key grants read and write; admin needs the admin key.',
+      'Exchange an API key for a signed token for this agent. Send the token afterwards as "Authorization: Bearer <token>" or as the auth_token argument. The shared API key and agent keys grant read and write; admin needs the admin key. An agent key names its own agent id and type, so agent_id and agent_type may be left out.',
     permission: 'none',
     input: {
-      agent_id: agentIdArg.describe('Your agent id (1–100 chars of [A-Za-z0-9._:-]).'),
+      agent_id: agentIdArg
+        .optional()
+        .describe(
+          'Your agent id (1–100 chars of [A-Za-z0-9._:-]); required with the shared key, optional with an agent key (must be its agent).',
+        ),
       agent_type: z
         .string()
         .min(1)
         .max(100)
-        .default('generic')
-        .describe('Your kind of agent, e.g. claude, cursor, researcher.'),
+        .optional()
+        .describe(
+          'Your kind of agent, e.g. claude, cursor, researcher (default generic; an agent key has its own).',
+        ),
       api_key: z
         .string()
         .min(1)
         .optional()
-        .describe('The server API key; may come as the X-API-Key header instead.'),
+        .describe('The shared API key or your agent key; may come as the X-API-Key header instead.'),
       requested_permissions: z.array(z.enum(PERMISSIONS)).min(1).default(['read', 'write']),
     },
     annotations: { idempotentHint: false },
@@ -32,6 +38,7 @@ export const authTools = [
         agentType: args.agent_type,
         apiKey: args.api_key ?? credentials.apiKey,
         requestedPermissions: args.requested_permissions,
+        clientAddress: credentials.clientAddress,
       });
       return { ...issued };
     },

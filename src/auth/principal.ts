@@ -10,6 +10,10 @@ export interface Principal extends Viewer {
   readonly tokenId?: string | undefined;
   /** Token expiry, epoch seconds. */
   readonly expiresAt?: number | undefined;
+  /** The key the caller authenticated with, directly or through a token (absent in older tokens). */
+  readonly via?: 'shared' | 'admin' | 'agent' | undefined;
+  /** The agent key's id when `via` is "agent". */
+  readonly keyId?: string | undefined;
 }
 
 /** Whatever credentials a request carried; the auth service decides what they are worth. */
@@ -36,6 +40,7 @@ export function makePrincipal(
   agentType: string,
   permissions: readonly Permission[],
   token?: { id: string; expiresAt: number },
+  origin?: { via?: Principal['via']; keyId?: string | undefined },
 ): Principal {
   return {
     agentId,
@@ -44,5 +49,7 @@ export function makePrincipal(
     isAdmin: permissions.includes('admin'),
     tokenId: token?.id,
     expiresAt: token?.expiresAt,
+    via: origin?.via,
+    keyId: origin?.keyId,
   };
 }

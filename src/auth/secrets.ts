@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
+import { ensurePrivateDir, makePrivateIfPresent, writePrivateFile } from '../core/private-files.js';
+import { redactInLogs } from '../logger.js';
 
 export interface Secrets {
   readonly apiKey: string;
@@ -25,9 +27,18 @@ export const keysFilePath = (dataDir: string): string => path.join(dataDir, 'key
 
 /**
  * Keys from the environment win; whatever is missing comes from `<DATA_DIR>/keys.json`, which the
- * first start generates with mode 0600.
+ * first start generates with mode 0600. Every start path (serve, stdio, keys, tests) begins here,
+ * so this is also where the data directory is made private (0700), whether or not it holds keys.
+ * The resolved secrets are registered with the logger, which scrubs them from every line.
  */
 export function resolveSecrets(config: Config): Secrets {
+  ensurePrivateDir(config.dataDir, { narrowExisting: true });
+  const secrets = readOrGenerate(config);
+  redactInLogs([secrets.apiKey, secrets.adminApiKey, secrets.jwtSecret]);
+  return secrets;
+}
+
+function readOrGenerate(config: Config): Secrets {
   if (config.apiKey && config.adminApiKey && config.jwtSecret) {
     return {
       apiKey: config.apiKey,
@@ -41,6 +52,7 @@ export function resolveSecrets(config: Config): Secrets {
   let stored: KeysFile;
   let generated = false;
   if (existsSync(file)) {
+    makePrivateIfPresent(file);
     stored = JSON.parse(readFileSync(file, 'utf8')) as KeysFile;
   } else {
     stored = { api_key: newKey('scs'), admin_api_key: newKey('scs_admin'), jwt_secret_key: newKey('jwt') };
@@ -57,9 +69,8 @@ export function resolveSecrets(config: Config): Secrets {
 }
 
 export function writeKeysFile(file: string, keys: KeysFile): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  ensurePrivateDir(path.dirname(file), { narrowExisting: true });
+  writePrivateFile(file, `${JSON.stringify(keys, null, 2)}\n`);
 }
 
 /** Replaces the generated keys (all tokens signed with the old secret stop working). */

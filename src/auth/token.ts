@@ -6,6 +6,10 @@ import { PERMISSIONS, type Permission } from './principal.js';
 export const TOKEN_ISSUER = 'shared-context-server';
 export const TOKEN_AUDIENCE = 'shared-context-server/agents';
 
+/** Which key a token was minted with: the shared API key, the admin key, or an agent key. */
+export const TOKEN_ORIGINS = ['shared', 'admin', 'agent'] as const;
+export type TokenOrigin = (typeof TOKEN_ORIGINS)[number];
+
 export interface TokenClaims {
   jti: string;
   agentId: string;
@@ -13,6 +17,10 @@ export interface TokenClaims {
   permissions: Permission[];
   issuedAt: number;
   expiresAt: number;
+  /** Absent in tokens minted before agent keys existed (treated as shared unless they carry admin). */
+  via?: TokenOrigin | undefined;
+  /** The agent key a token was minted from (via "agent"): revoking that key ends the token. */
+  keyId?: string | undefined;
 }
 
 /**
@@ -33,6 +41,7 @@ export class TokenCodec {
     agentId: string,
     agentType: string,
     permissions: Permission[],
+    origin: { via: TokenOrigin; keyId?: string | undefined } = { via: 'shared' },
   ): Promise<{ token: string; claims: TokenClaims }> {
     const issuedAt = Math.floor(Date.now() / 1000);
     const claims: TokenClaims = {
@@ -42,8 +51,17 @@ export class TokenCodec {
       permissions,
       issuedAt,
       expiresAt: issuedAt + this.ttlSeconds,
+      via: origin.via,
+      keyId: origin.keyId,
     };
-    const token = await new SignJWT({ agent_id: agentId, agent_type: agentType, permissions })
+    const payload: Record<string, unknown> = {
+      agent_id: agentId,
+      agent_type: agentType,
+      permissions,
+      via: origin.via,
+    };
+    if (origin.keyId !== undefined) payload.key_id = origin.keyId;
+    const token = await new SignJWT(payload)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(TOKEN_ISSUER)
       .setAudience(TOKEN_AUDIENCE)
@@ -76,6 +94,10 @@ export class TokenCodec {
         permissions,
         issuedAt: payload.iat as number,
         expiresAt: payload.exp as number,
+        via: (TOKEN_ORIGINS as readonly unknown[]).includes(payload.via)
+          ? (payload.via as TokenOrigin)
+          : undefined,
+        keyId: typeof payload.key_id === 'string' ? payload.key_id : undefined,
       };
     } catch (error) {
       if (error instanceof AppError) throw error;

@@ -1,5 +1,14 @@
 /** Snippets that connect common MCP clients to a running server. */
-export const CLIENTS = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'generic'] as const;
+export const CLIENTS = [
+  'claude-code',
+  'claude-desktop',
+  'cursor',
+  'vscode',
+  'windsurf',
+  'gemini-cli',
+  'codex',
+  'generic',
+] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
 export interface ClientConfigInput {
@@ -40,9 +49,24 @@ export function clientConfig(
         null,
         2,
       );
+    case 'gemini-cli':
+      // ~/.gemini/settings.json: `httpUrl` is Streamable HTTP (`url` would mean the old SSE transport).
+      return JSON.stringify({ mcpServers: { 'shared-context': { httpUrl: mcpUrl, headers } } }, null, 2);
+    case 'codex':
+      // ~/.codex/config.toml: a Streamable HTTP server is a `url`; fixed headers go in `http_headers`.
+      return [
+        '[mcp_servers.shared-context]',
+        `url = ${tomlString(mcpUrl)}`,
+        `http_headers = { ${Object.entries(headers)
+          .map(([name, value]) => `${tomlString(name)} = ${tomlString(value)}`)
+          .join(', ')} }`,
+      ].join('\n');
     case 'cursor':
     case 'windsurf':
     case 'generic':
       return JSON.stringify({ mcpServers: { 'shared-context': { url: mcpUrl, headers } } }, null, 2);
   }
 }
+
+/** A TOML basic string (JSON's escapes are a subset TOML accepts for these values). */
+const tomlString = (value: string): string => JSON.stringify(value);

@@ -2,13 +2,17 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, loadDotEnv } from '../config/config.js';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from '../config/config.js';
+import { ensurePrivateDir } from '../core/private-files.js';
+import { type RuntimeInfo, findRunningServer, runtimeFilePath } from '../app/runtime-file.js';
+import { VERSION } from '../version.js';
 import { createLogger } from '../logger.js';
 import { startApp } from '../app/app.js';
 import { createServices } from '../app/services.js';
 import { resolveSecrets, rotateKeysFile } from '../auth/secrets.js';
+import { isAgentKeyAction, runAgentKeyCommand } from '../auth/agent-key.cli.js';
 import { openStore } from '../store/open-store.js';
-import { serveMcpStdio } from '../transports/mcp/mcp-stdio.js';
+import { STDIO_IDENTITY_HINT, serveMcpStdio } from '../transports/mcp/mcp-stdio.js';
 import { CLIENTS, type ClientName, clientConfig } from './client-config.js';
 
 const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,17 +27,22 @@ Commands:
   stdio                  Serve MCP over stdin/stdout (identity: SCS_AGENT_ID, SCS_AGENT_TYPE, SCS_API_KEY)
   keys [show|rotate|token <agent_id>]
                          Show the keys, rotate generated keys, or issue a token for an agent
+  keys issue --agent ID --type TYPE | keys revoke --agent ID | keys list [--all]
+                         Issue, revoke or list agent keys (a key bound to one agent id and type)
   client-config <client> Print the snippet that connects a client (${CLIENTS.join(', ')})
-  status                 Ask a running server for its health
+  status                 Ask the running server for its health
   migrate                Apply database migrations and exit
 
-Configuration comes from the environment or ./.env (see README). --help on any command.`,
+Configuration comes from the environment or ./.env (see README). --help on any command, --version.`,
   serve: 'shared-context-server serve — serve HTTP on HTTP_HOST:HTTP_PORT (default 127.0.0.1:23456).',
   stdio:
     'shared-context-server stdio — MCP over stdio. Env: SCS_AGENT_ID (who you are), SCS_AGENT_TYPE, SCS_API_KEY.',
-  keys: 'shared-context-server keys [show|rotate|token <agent_id> [--admin]] — rotate only replaces generated keys (from DATA_DIR/keys.json).',
-  'client-config': `shared-context-server client-config <${CLIENTS.join('|')}> [--agent-id ID] — print a config snippet.`,
-  status: 'shared-context-server status — GET /health of the configured server and print it.',
+  keys:
+    'shared-context-server keys [show [--api-key|--admin-key]|rotate|token <agent_id> [--admin]] — show prints the keys (--api-key / --admin-key: that one key alone, for $(…)); rotate only replaces generated keys (from DATA_DIR/keys.json).\n' +
+    'shared-context-server keys issue --agent ID [--type TYPE] | keys revoke --agent ID | keys list [--agent ID] [--all] — agent keys: issue prints the key once (only its hash is stored; an earlier key of the agent is revoked); revoke ends the key, its tokens, sockets and subscriptions; list never shows keys (--all: revoked ones too).',
+  'client-config': `shared-context-server client-config <${CLIENTS.join('|')}> [--agent-id ID] — print a config snippet for the running server (DATA_DIR/server.json), else the configured HTTP_HOST:HTTP_PORT.`,
+  status:
+    'shared-context-server status — GET /health of the running server (found in DATA_DIR/server.json, else the configured HTTP_HOST:HTTP_PORT) and print it.',
   migrate:
     'shared-context-server migrate — apply pending migrations to DATABASE_URL (or the SQLite default) and exit.',
 };
@@ -45,11 +54,21 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
       admin: { type: 'boolean' },
+      'api-key': { type: 'boolean' },
+      'admin-key': { type: 'boolean' },
       'agent-id': { type: 'string' },
+      agent: { type: 'string' },
+      type: { type: 'string' },
+      all: { type: 'boolean' },
     },
   });
   const [command = 'serve', ...rest] = positionals;
+  if (values.version) {
+    console.log(VERSION);
+    return 0;
+  }
   if (values.help) {
     console.log(HELP[positionals[0] ?? 'main'] ?? HELP.main);
     return 0;
@@ -57,24 +76,28 @@ async function main(argv: string[]): Promise<number> {
   loadDotEnv();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
 
   switch (command) {
     case 'serve': {
       const app = await startApp(config, logger);
       const secrets = app.services.secrets;
+      // No key is printed: the command reads it when run (a banner ends up in terminals and logs).
+      const keyFromEnv = config.apiKey !== undefined;
       process.stdout.write(
         [
           '',
-          `shared-context-server is serving on ${app.url}`,
+          `shared-context-server ${VERSION} is serving on ${app.url}`,
           `  MCP (Streamable HTTP): ${app.url}/mcp    tools over HTTP: POST ${app.url}/mcp/tool/{name}`,
-          `  data: ${config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL'}`,
+          `  data: ${config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL'} (directory 0700, files 0600)`,
           secrets.file
             ? `  keys: ${secrets.file}${secrets.generated ? ' (generated now, mode 0600)' : ''}`
             : '  keys: from the environment',
-          '  connect Claude Code:',
-          `    ${clientConfig('claude-code', { url: app.url, apiKey: secrets.apiKey, agentId: 'claude-code', repoDir: REPO_DIR, dataDir: config.dataDir })}`,
-          '  other clients: npm run cli -- client-config <cursor|vscode|claude-desktop|windsurf|generic>',
+          keyFromEnv
+            ? '  connect Claude Code ($API_KEY: the key this server was given):'
+            : '  connect Claude Code (the command reads the key when you run it; it is never printed here):',
+          `    ${clientConfig('claude-code', { url: app.url, apiKey: keyFromEnv ? '$API_KEY' : `$(${keysShowCommand(config)})`, agentId: 'claude-code', repoDir: REPO_DIR, dataDir: config.dataDir })}`,
+          '  show the keys: npm run cli -- keys show',
+          `  other clients: npm run cli -- client-config <${CLIENTS.filter((c) => c !== 'claude-code').join('|')}>`,
           '',
         ].join('\n'),
       );
@@ -90,6 +113,8 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'stdio': {
+      // stderr only: stdout is the protocol channel.
+      if (!process.env.SCS_AGENT_ID) process.stderr.write(`${STDIO_IDENTITY_HINT}\n`);
       const services = await createServices(config, logger);
       const handle = serveMcpStdio(services);
       const stop = async () => {
@@ -110,7 +135,19 @@ async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
+      if (isAgentKeyAction(action)) {
+        return runAgentKeyCommand(config, action, {
+          agent: values.agent,
+          type: values.type,
+          all: values.all,
+        });
+      }
       const secrets = resolveSecrets(config);
+      if (action === 'show' && (values['api-key'] || values['admin-key'])) {
+        // One bare key, for $(…) in a shell command; nothing else on stdout.
+        console.log(values['admin-key'] ? secrets.adminApiKey : secrets.apiKey);
+        return 0;
+      }
       if (action === 'show') {
         console.log(
           JSON.stringify(
@@ -136,18 +173,27 @@ async function main(argv: string[]): Promise<number> {
         console.log(JSON.stringify(issued, null, 2));
         return 0;
       }
-      throw new ConfigError(`keys: unknown action "${action}" (show, rotate, token)`);
+      throw new ConfigError(`keys: unknown action "${action}" (show, rotate, token, issue, revoke, list)`);
     }
     case 'client-config': {
       const client = rest[0] as ClientName | undefined;
       if (client === undefined || !CLIENTS.includes(client)) {
         throw new ConfigError(`client-config: name a client: ${CLIENTS.join(', ')}`);
       }
-      const secrets = resolveSecrets(config);
+      const { url, source, running } = locateServer(config);
+      process.stderr.write(`# ${source}\n`);
+      // A server given API_KEY in its environment: this shell may not have it, and a generated key
+      // from keys.json would be the wrong one.
+      const unknownKey = running?.api_key_source === 'environment' && config.apiKey === undefined;
+      if (unknownKey) {
+        process.stderr.write(
+          '# the running server took its API key from its environment: replace ${API_KEY} below, or run this with API_KEY set\n',
+        );
+      }
       console.log(
         clientConfig(client, {
           url,
-          apiKey: secrets.apiKey,
+          apiKey: unknownKey ? '${API_KEY}' : resolveSecrets(config).apiKey,
           agentId: values['agent-id'] ?? client,
           repoDir: REPO_DIR,
           dataDir: config.dataDir,
@@ -156,6 +202,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
+      const { url, source } = locateServer(config);
+      process.stderr.write(`${source}\n`);
       try {
         const res = await fetch(`${url}/health`);
         console.log(JSON.stringify(await res.json(), null, 2));
@@ -166,6 +214,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'migrate': {
+      ensurePrivateDir(config.dataDir, { narrowExisting: true });
       const store = await openStore(config.database);
       await store.close();
       console.log('Migrations applied.');
@@ -175,6 +224,43 @@ async function main(argv: string[]): Promise<number> {
       throw new ConfigError(`unknown command "${command}" (see --help)`);
   }
 }
+
+/**
+ * Where the server is: the one serving this data directory (DATA_DIR/server.json, written after it
+ * listens, when its process is alive), else the configured HTTP_HOST:HTTP_PORT. `source` says which.
+ */
+function locateServer(config: Config): { url: string; source: string; running?: RuntimeInfo } {
+  const running = findRunningServer(config.dataDir);
+  if (running !== undefined) {
+    return {
+      running,
+      url: running.url,
+      source: `server: ${running.url} (running, pid ${running.pid}, from ${runtimeFilePath(config.dataDir)})`,
+    };
+  }
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host;
+  const url = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.port}`;
+  return {
+    url,
+    source: `server: ${url} (from HTTP_HOST/HTTP_PORT; no running server recorded in ${runtimeFilePath(config.dataDir)})`,
+  };
+}
+
+/** The shell command that prints this server's API key (`keys show --api-key` for its data directory). */
+function keysShowCommand(config: Config): string {
+  const inRepo = process.cwd() === REPO_DIR;
+  const defaultDir = inRepo && config.dataDir === path.join(REPO_DIR, 'data');
+  const dataDir = defaultDir ? '' : `DATA_DIR=${shellWord(config.dataDir)} `;
+  const prefix = inRepo ? '' : ` --prefix ${shellWord(REPO_DIR)}`;
+  return `${dataDir}npm run --silent${prefix} cli -- keys show --api-key`;
+}
+
+const shellWord = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+
+// Whatever this process creates (database, keys, runtime file) is private even before the code
+// that creates it narrows the mode; each of those places sets 0600/0700 itself all the same.
+process.umask(0o077);
 
 main(process.argv.slice(2)).then(
   (code) => {

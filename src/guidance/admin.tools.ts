@@ -25,21 +25,28 @@ export const adminTools = [
   defineTool({
     name: 'get_audit_log',
     title: 'Audit log',
-    description: 'Recorded actions, newest first, optionally for one session or agent. Admin only.',
+    description:
+      'Recorded actions, newest first, optionally for one session or agent. Page back with before_id = next_cursor. Admin only.',
     permission: 'admin',
     input: {
       session_id: sessionIdArg.optional(),
       agent_id: agentIdArg.optional(),
       limit: z.number().int().min(1).max(1000).default(100),
+      before_id: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('Only older entries: next_cursor of the previous page.'),
     },
     annotations: { readOnlyHint: true },
     async handler(args, { services }) {
-      const entries = await auditService.list(
+      return auditService.list(
         services.store.db,
-        { sessionId: args.session_id, agentId: args.agent_id },
+        { sessionId: args.session_id, agentId: args.agent_id, beforeId: args.before_id },
         args.limit,
+        services.config.limits.maxReplyBytes,
       );
-      return { entries, count: entries.length };
     },
   }),
   defineTool({

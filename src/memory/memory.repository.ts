@@ -45,6 +45,7 @@ export async function replaceMemory(
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Live entries in (scope_key, key) order; `after` is a keyset cursor (the last entry of the previous page). */
 export async function listLiveMemory(
   db: Db,
   agentId: string,
@@ -52,9 +53,18 @@ export async function listLiveMemory(
   prefix: string | undefined,
   now: number,
   limit: number,
+  after?: { scopeKey: string; key: string } | undefined,
 ): Promise<MemoryRow[]> {
   let q = db.selectFrom('agent_memory').selectAll().where('agent_id', '=', agentId).where(live(now));
   if (scopeKey !== undefined) q = q.where('scope_key', '=', scopeKey);
+  if (after !== undefined) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('scope_key', '>', after.scopeKey),
+        eb.and([eb('scope_key', '=', after.scopeKey), eb('key', '>', after.key)]),
+      ]),
+    );
+  }
   if (prefix !== undefined && prefix.length > 0) {
     // substr comparison instead of LIKE: a prefix may contain % or _ and must match literally.
     // Its length is in characters (code points), as SQL's substr counts them, not UTF-16 units.

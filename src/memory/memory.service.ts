@@ -1,5 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { fromJsonText, toJsonText } from '../core/json.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -69,12 +70,38 @@ export interface SetMemoryInput {
   ifVersion?: number | undefined;
 }
 
+/**
+ * JSON bytes of an entry without building it: the value is counted from its stored JSON text
+ * (what JSON.stringify wrote; a value may be 1 MB, so it is neither parsed nor copied to be sized).
+ */
+const entryBytes = (row: MemoryRow): number =>
+  jsonBytes(toEntry({ ...row, value: 'null' })) - 4 + Buffer.byteLength(row.value);
+
+/** list_memory cursors are opaque to callers: base64url of JSON [scope_key, key]. */
+const encodeCursor = (row: MemoryRow) =>
+  Buffer.from(JSON.stringify([row.scope_key, row.key])).toString('base64url');
+
+function decodeCursor(cursor: string): { scopeKey: string; key: string } {
+  try {
+    const [scopeKey, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof scopeKey === 'string' && typeof key === 'string') return { scopeKey, key };
+  } catch {
+    // falls through to the error below
+  }
+  throw new AppError(
+    'INVALID_INPUT',
+    'cursor is not one this server returned: pass next_cursor from a previous list_memory.',
+  );
+}
+
 /** Private key-value memory: every operation is scoped to the calling agent. */
 export class MemoryService {
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly maxValueBytes: number,
+    /** MAX_REPLY_BYTES: a page of entries ends early beyond it (one entry always comes back). */
+    private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
 
   async set(caller: Principal, input: SetMemoryInput): Promise<MemoryEntry> {
@@ -152,16 +179,36 @@ export class MemoryService {
     return toEntry(row);
   }
 
-  /** `scope`: a session id, "all" (every scope), or undefined (global only). */
+  /**
+   * `scope`: a session id, "all" (every scope), or undefined (global only). In (scope, key) order;
+   * `cursor` is the `next_cursor` of the previous page.
+   */
   async list(
     caller: Principal,
     scope: string | undefined,
     prefix: string | undefined,
     limit: number,
-  ): Promise<{ entries: MemoryEntry[]; count: number }> {
+    cursor?: string | undefined,
+  ): Promise<{ entries: MemoryEntry[] } & PageInfo<string>> {
     const scopeKey = scope === 'all' ? undefined : (scope ?? '');
-    const rows = await listLiveMemory(this.db, caller.agentId, scopeKey, prefix, nowMs(), limit);
-    return { entries: rows.map(toEntry), count: rows.length };
+    const first = cursor === undefined ? undefined : decodeCursor(cursor);
+    const now = nowMs();
+    const page = await readPage<MemoryRow>({
+      limit,
+      maxBytes: this.maxReplyBytes,
+      sizeOf: entryBytes,
+      next: (last, n) =>
+        listLiveMemory(
+          this.db,
+          caller.agentId,
+          scopeKey,
+          prefix,
+          now,
+          n,
+          last ? { scopeKey: last.scope_key, key: last.key } : first,
+        ),
+    });
+    return { entries: page.items.map(toEntry), ...pageInfo(page, encodeCursor) };
   }
 
   async delete(

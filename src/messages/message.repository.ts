@@ -38,7 +38,7 @@ export async function listVisibleMessages(
   db: Db,
   viewer: Viewer,
   filter: MessageFilter,
-  page: { limit: number; offset?: number },
+  page: { limit: number; offset?: number | undefined },
 ): Promise<MessageRow[]> {
   return filtered(db, viewer, filter)
     .selectAll('messages')
@@ -48,19 +48,18 @@ export async function listVisibleMessages(
     .execute();
 }
 
-/** The newest `limit` visible messages, returned oldest first. */
+/** The newest `limit` visible messages, newest first. */
 export async function listNewestVisibleMessages(
   db: Db,
   viewer: Viewer,
   filter: MessageFilter,
   limit: number,
 ): Promise<MessageRow[]> {
-  const rows = await filtered(db, viewer, filter)
+  return filtered(db, viewer, filter)
     .selectAll('messages')
     .orderBy('messages.id', 'desc')
     .limit(limit)
     .execute();
-  return rows.reverse();
 }
 
 export async function countVisibleMessages(db: Db, viewer: Viewer, filter: MessageFilter): Promise<number> {

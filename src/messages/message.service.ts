@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
-import { idPage } from '../core/paging.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo } from '../core/paging.js';
 import { nowMs } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -8,13 +8,12 @@ import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
 import type { GroupCommit } from '../store/group-commit.js';
 import type { Db } from '../store/store.js';
+import { type NewestMessages, readMessagePage, readNewestMessages } from './message.pages.js';
 import {
   type MessageFilter,
   countVisibleMessages,
   getVisibleMessage,
   insertMessage,
-  listNewestVisibleMessages,
-  listVisibleMessages,
 } from './message.repository.js';
 import { type MessageView, toMessageView } from './message.view.js';
 import type { Viewer, Visibility } from './visibility.js';
@@ -28,12 +27,9 @@ export interface NewMessage {
   parentMessageId?: number | undefined;
 }
 
-export interface MessagePage {
+export interface MessagePage extends PageInfo<number> {
   messages: MessageView[];
-  count: number;
   total_count: number;
-  has_more: boolean;
-  next_cursor: number | null;
 }
 
 export const messageNotFound = (sessionId: string, id: number) =>
@@ -46,8 +42,12 @@ export class MessageService {
     private readonly db: Db,
     private readonly writes: GroupCommit,
     private readonly bus: EventBus,
-    private readonly limits: { maxContentLength: number; maxMetadataBytes: number },
+    private readonly limits: { maxContentLength: number; maxMetadataBytes: number; maxReplyBytes?: number },
   ) {}
+
+  private get maxReplyBytes(): number {
+    return this.limits.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+  }
 
   async add(caller: Principal, input: NewMessage): Promise<{ message_id: number; timestamp: string }> {
     if (input.content.length > this.limits.maxContentLength) {
@@ -112,29 +112,28 @@ export class MessageService {
     return toMessageView(row);
   }
 
+  /**
+   * A page in id order, ended early once its messages reach MAX_REPLY_BYTES (has_more,
+   * truncated_by_bytes); `after_id` = next_cursor continues it without loss or repeats.
+   */
   async list(
     viewer: Viewer,
     filter: MessageFilter,
     page: { limit: number; offset: number },
   ): Promise<MessagePage> {
     await requireSession(this.db, filter.sessionId);
-    const rows = await listVisibleMessages(this.db, viewer, filter, {
-      limit: page.limit + 1,
-      offset: page.offset,
-    });
+    const { messages, ...info } = await readMessagePage(this.db, viewer, filter, page, this.maxReplyBytes);
     const total = await countVisibleMessages(this.db, viewer, {
       ...filter,
       afterId: undefined,
       beforeId: undefined,
     });
-    const { items, ...rest } = idPage(rows.map(toMessageView), page.limit);
-    return { messages: items, ...rest, total_count: total };
+    return { messages, ...info, total_count: total };
   }
 
-  /** Newest `limit` visible messages, oldest first (resources, get_session). */
-  async newest(viewer: Viewer, filter: MessageFilter, limit: number): Promise<MessageView[]> {
+  /** Newest `limit` visible messages within the reply budget, oldest first (resources). */
+  async newestPage(viewer: Viewer, filter: MessageFilter, limit: number): Promise<NewestMessages> {
     await requireSession(this.db, filter.sessionId);
-    const rows = await listNewestVisibleMessages(this.db, viewer, filter, limit);
-    return rows.map(toMessageView);
+    return readNewestMessages(this.db, viewer, filter, limit, this.maxReplyBytes);
   }
 }

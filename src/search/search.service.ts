@@ -1,8 +1,9 @@
 import { partial_ratio } from 'fuzzball';
 import { AppError } from '../core/errors.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, takePage } from '../core/paging.js';
 import { requireSession } from '../sessions/session.service.js';
 import { type MessageView, toMessageView } from '../messages/message.view.js';
-import { listNewestVisibleMessages, listVisibleMessages } from '../messages/message.repository.js';
+import { type NewestMessages, readMessagePage, readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer, Visibility } from '../messages/visibility.js';
 import type { MessageRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
@@ -41,10 +42,26 @@ function scoreOf(row: MessageRow, query: string, withMetadata: boolean): number 
   return Math.max(content, partial_ratio(query, row.metadata.toLowerCase(), { full_process: false }));
 }
 
+/** search_context cursors: "<score>:<message id>" of the last result, in (score desc, id desc) order. */
+const cursorOf = (r: SearchResult) => `${r.score}:${r.message.id}`;
+
+function decodeCursor(cursor: string): { score: number; id: number } {
+  const match = /^(\d+(?:\.\d+)?):(\d+)$/.exec(cursor);
+  if (match === null) {
+    throw new AppError(
+      'INVALID_INPUT',
+      'cursor is not one this server returned: pass next_cursor from a previous search_context with the same query.',
+    );
+  }
+  return { score: Number(match[1]), id: Number(match[2]) };
+}
+
 export class SearchService {
   constructor(
     private readonly db: Db,
     private readonly index: SearchIndex,
+    /** MAX_REPLY_BYTES: results end early beyond it (one always comes back). */
+    private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
 
   async searchContext(
@@ -56,15 +73,20 @@ export class SearchService {
       limit: number;
       searchMetadata: boolean;
       scope: SearchScope;
+      /** next_cursor of the previous page: results ranked after it. */
+      cursor?: string | undefined;
     },
-  ): Promise<{
-    results: SearchResult[];
-    query: string;
-    threshold: number;
-    search_time_ms: number;
-    candidates: number;
-  }> {
+  ): Promise<
+    {
+      results: SearchResult[];
+      query: string;
+      threshold: number;
+      search_time_ms: number;
+      candidates: number;
+    } & PageInfo<string>
+  > {
     const started = performance.now();
+    const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
     const query = input.query.trim().toLowerCase();
     if (query.length === 0)
       throw new AppError('INVALID_INPUT', 'query is empty: give at least one non-space character.');
@@ -82,15 +104,28 @@ export class SearchService {
     const scored = candidates
       .map((row) => ({ row, score: scoreOf(row, query, input.searchMetadata) }))
       .filter((s) => s.score >= input.fuzzyThreshold)
-      .sort((a, b) => b.score - a.score || Number(b.row.id) - Number(a.row.id))
-      .slice(0, input.limit);
-    return {
-      results: scored.map(({ row, score }) => ({
+      .filter(
+        (s) =>
+          after === undefined ||
+          s.score < after.score ||
+          (s.score === after.score && Number(s.row.id) < after.id),
+      )
+      .sort((a, b) => b.score - a.score || Number(b.row.id) - Number(a.row.id));
+    // Only the results that can still fit are built; each is sized once, as it is added.
+    const page = takePage(
+      scored.slice(0, input.limit + 1).map(({ row, score }): SearchResult => ({
         message: toMessageView(row),
         score,
         match_preview: matchPreview(row.content, query),
         relevance: relevance(score),
       })),
+      input.limit,
+      this.maxReplyBytes,
+      jsonBytes,
+    );
+    return {
+      results: page.items,
+      ...pageInfo(page, cursorOf),
       query: input.query,
       threshold: input.fuzzyThreshold,
       search_time_ms: Math.round((performance.now() - started) * 100) / 100,
@@ -98,27 +133,35 @@ export class SearchService {
     };
   }
 
-  async bySender(viewer: Viewer, sessionId: string, sender: string, limit: number): Promise<MessageView[]> {
+  /** The newest visible messages of one sender, oldest first; `before_id` pages back to older ones. */
+  async bySender(
+    viewer: Viewer,
+    sessionId: string,
+    sender: string,
+    limit: number,
+    beforeId?: number | undefined,
+  ): Promise<NewestMessages> {
     await requireSession(this.db, sessionId);
-    const rows = await listNewestVisibleMessages(this.db, viewer, { sessionId, sender }, limit);
-    return rows.map(toMessageView);
+    return readNewestMessages(this.db, viewer, { sessionId, sender, beforeId }, limit, this.maxReplyBytes);
   }
 
+  /** Visible messages written in [start, end], in id order; `after_id` = next_cursor continues. */
   async byTimeRange(
     viewer: Viewer,
     sessionId: string,
     start: number,
     end: number,
     limit: number,
-  ): Promise<MessageView[]> {
+    afterId?: number | undefined,
+  ): Promise<{ messages: MessageView[] } & PageInfo<number>> {
     if (end < start) throw new AppError('INVALID_INPUT', 'end_time is before start_time.');
     await requireSession(this.db, sessionId);
-    const rows = await listVisibleMessages(
+    return readMessagePage(
       this.db,
       viewer,
-      { sessionId, startTime: start, endTime: end },
+      { sessionId, startTime: start, endTime: end, afterId },
       { limit },
+      this.maxReplyBytes,
     );
-    return rows.map(toMessageView);
   }
 }

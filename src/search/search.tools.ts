@@ -18,6 +18,12 @@ export const searchTools = [
       limit: z.number().int().min(1).max(100).default(10),
       search_metadata: z.boolean().default(true),
       search_scope: z.enum(SEARCH_SCOPES).default('all'),
+      cursor: z
+        .string()
+        .min(1)
+        .max(100)
+        .optional()
+        .describe('next_cursor from the previous page (same query).'),
     },
     annotations: { readOnlyHint: true },
     async handler(args, { services, principal }) {
@@ -28,6 +34,7 @@ export const searchTools = [
         limit: args.limit,
         searchMetadata: args.search_metadata,
         scope: args.search_scope,
+        cursor: args.cursor,
       });
     },
   }),
@@ -40,11 +47,23 @@ export const searchTools = [
       session_id: sessionIdArg,
       sender: z.string().min(1).max(100),
       limit: z.number().int().min(1).max(1000).default(20),
+      before_id: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('Only older messages: next_cursor of the previous page.'),
     },
     annotations: { readOnlyHint: true },
     async handler(args, { services, principal }) {
-      const messages = await services.search.bySender(principal, args.session_id, args.sender, args.limit);
-      return { messages, count: messages.length, sender: args.sender };
+      const page = await services.search.bySender(
+        principal,
+        args.session_id,
+        args.sender,
+        args.limit,
+        args.before_id,
+      );
+      return { ...page, sender: args.sender };
     },
   }),
   defineTool({
@@ -58,13 +77,26 @@ export const searchTools = [
       start_time: isoTimeArg,
       end_time: isoTimeArg,
       limit: z.number().int().min(1).max(1000).default(50),
+      after_id: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe('Only messages with a larger id: next_cursor of the previous page.'),
     },
     annotations: { readOnlyHint: true },
     async handler(args, { services, principal }) {
       const start = parseIso(args.start_time) ?? 0;
       const end = parseIso(args.end_time) ?? 0;
-      const messages = await services.search.byTimeRange(principal, args.session_id, start, end, args.limit);
-      return { messages, count: messages.length, start_time: args.start_time, end_time: args.end_time };
+      const page = await services.search.byTimeRange(
+        principal,
+        args.session_id,
+        start,
+        end,
+        args.limit,
+        args.after_id,
+      );
+      return { ...page, start_time: args.start_time, end_time: args.end_time };
     },
   }),
 ];

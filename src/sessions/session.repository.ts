@@ -56,3 +56,50 @@ export async function deleteArchivedSessionsBefore(db: Db, before: number): Prom
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Session ids starting with `prefix`, in id order: a range on the primary key. */
+export async function sessionIdsWithPrefix(db: Db, prefix: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select('session_id')
+    .where('session_id', '>=', prefix)
+    .where('session_id', '<', `${prefix}\uffff`)
+    .orderBy('session_id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.session_id);
+}
+
+/**
+ * The sessions an agent created or wrote in, most recently updated first. "Wrote in" is read from
+ * the audit log's per-agent index (its newest `scan` rows), so the cost is bounded whatever the
+ * size of the messages table.
+ */
+export async function sessionsOfAgent(
+  db: Db,
+  agentId: string,
+  limit: number,
+  scan = 5000,
+): Promise<SessionRow[]> {
+  const touched = db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('audit_log')
+        .select('session_id')
+        .where('agent_id', '=', agentId)
+        .where('session_id', 'is not', null)
+        .orderBy('id', 'desc')
+        .limit(scan)
+        .as('recent'),
+    )
+    .select('recent.session_id')
+    .$narrowType<{ session_id: string }>();
+  return db
+    .selectFrom('sessions')
+    .selectAll()
+    .where((eb) => eb.or([eb('created_by', '=', agentId), eb('session_id', 'in', touched)]))
+    .orderBy('updated_at', 'desc')
+    .orderBy('session_id', 'desc')
+    .limit(limit)
+    .execute();
+}

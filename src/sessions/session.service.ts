@@ -5,16 +5,21 @@ import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import type { EventBus } from '../events/event-bus.js';
+import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import { type MessageView, toMessageView } from '../messages/message.view.js';
-import {
-  countVisibleByVisibility,
-  insertMessage,
-  listNewestVisibleMessages,
-} from '../messages/message.repository.js';
+import { countVisibleByVisibility, insertMessage } from '../messages/message.repository.js';
+import { readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer } from '../messages/visibility.js';
 import type { MessageRow, SessionRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
-import { findSession, insertSession, listSessions, updateSession } from './session.repository.js';
+import {
+  findSession,
+  insertSession,
+  listSessions,
+  sessionIdsWithPrefix,
+  sessionsOfAgent,
+  updateSession,
+} from './session.repository.js';
 
 export const SESSION_STATUSES = ['active', 'completed', 'archived'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
@@ -75,6 +80,8 @@ export class SessionService {
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
+    /** MAX_REPLY_BYTES: a page of sessions, or a session's messages, ends early beyond it. */
+    private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
 
   async create(
@@ -138,16 +145,28 @@ export class SessionService {
     messages: MessageView[];
     message_count: number;
     counts: Record<string, number>;
+    /** Older visible messages exist than those returned (get_messages reads them all). */
+    has_more: boolean;
+    truncated_by_bytes: boolean;
   }> {
     const row = await requireSession(this.db, sessionId);
-    const messages = await listNewestVisibleMessages(this.db, viewer, { sessionId }, messageLimit);
+    const session = toSessionView(row);
+    const newest = await readNewestMessages(
+      this.db,
+      viewer,
+      { sessionId },
+      messageLimit,
+      Math.max(0, this.maxReplyBytes - jsonBytes(session)),
+    );
     const counts = await countVisibleByVisibility(this.db, viewer, sessionId);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
-      session: toSessionView(row),
-      messages: messages.map(toMessageView),
+      session,
+      messages: newest.messages,
       message_count: total,
       counts,
+      has_more: newest.has_more,
+      truncated_by_bytes: newest.truncated_by_bytes,
     };
   }
 
@@ -156,22 +175,41 @@ export class SessionService {
     createdBy?: string | undefined;
     limit: number;
     cursor?: string | undefined;
-  }): Promise<{ sessions: SessionView[]; count: number; has_more: boolean; next_cursor: string | null }> {
-    const cursor = filter.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
-    const rows = await listSessions(
-      this.db,
-      { status: filter.status, createdBy: filter.createdBy, cursor },
-      filter.limit + 1,
-    );
-    const hasMore = rows.length > filter.limit;
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
+  }): Promise<{ sessions: SessionView[] } & PageInfo<string>> {
+    const first = filter.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
+    const where = { status: filter.status, createdBy: filter.createdBy };
+    const page = await readPage<{ row: SessionRow; view: SessionView }>({
+      limit: filter.limit,
+      maxBytes: this.maxReplyBytes,
+      sizeOf: (item) => jsonBytes(item.view),
+      next: async (last, n) =>
+        (
+          await listSessions(
+            this.db,
+            {
+              ...where,
+              cursor: last
+                ? { updatedAt: Number(last.row.updated_at), sessionId: last.row.session_id }
+                : first,
+            },
+            n,
+          )
+        ).map((row) => ({ row, view: toSessionView(row) })),
+    });
     return {
-      sessions: page.map(toSessionView),
-      count: page.length,
-      has_more: hasMore,
-      next_cursor: hasMore && last ? encodeCursor(last) : null,
+      sessions: page.items.map((item) => item.view),
+      ...pageInfo(page, (item) => encodeCursor(item.row)),
     };
+  }
+
+  /** Session ids starting with `prefix` (every agent may read every session; visibility is per message). */
+  completeIds(prefix: string, limit: number): Promise<string[]> {
+    return sessionIdsWithPrefix(this.db, prefix, limit);
+  }
+
+  /** The sessions `agentId` created or wrote in, most recently updated first. */
+  async ofAgent(agentId: string, limit: number): Promise<SessionView[]> {
+    return (await sessionsOfAgent(this.db, agentId, limit)).map(toSessionView);
   }
 
   async update(

@@ -44,6 +44,21 @@ export interface RevokedTokenTable {
   expires_at: number;
 }
 
+/** A key bound to one agent id and type; only its sha256 is stored. */
+export interface AgentKeyTable {
+  key_id: string;
+  agent_id: string;
+  agent_type: string;
+  key_hash: string;
+  created_at: number;
+  /** Who issued it: the admin agent id, or "cli". */
+  created_by: string;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  /** Set on issue and on revoke: other processes on the same database poll for rows changed since. */
+  updated_at: number;
+}
+
 export interface AuditTable {
   id: Generated<number>;
   created_at: number;
@@ -85,6 +100,7 @@ export interface Database {
   messages: MessageTable;
   agent_memory: MemoryTable;
   revoked_tokens: RevokedTokenTable;
+  agent_keys: AgentKeyTable;
   audit_log: AuditTable;
   agents: AgentTable;
   mail: MailTable;
@@ -95,5 +111,6 @@ export type MessageRow = Selectable<MessageTable>;
 export type NewMessageRow = Insertable<MessageTable>;
 export type MemoryRow = Selectable<MemoryTable>;
 export type AuditRow = Selectable<AuditTable>;
+export type AgentKeyRow = Selectable<AgentKeyTable>;
 export type AgentRow = Selectable<AgentTable>;
 export type MailRow = Selectable<MailTable>;

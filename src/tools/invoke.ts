@@ -60,7 +60,7 @@ export async function invokeTool(
           `${tool.name} needs the "${tool.permission}" permission; your token has ${principal.permissions.join(', ') || 'none'}.`,
         );
       }
-      services.rateLimiter.take(principal.agentId);
+      services.rateLimiter.take(principal.agentId, withArg.clientAddress);
       services.agents.touch(principal.agentId);
     }
     const body = await tool.handler(args, { services, principal, credentials: withArg, signal });

@@ -1,4 +1,5 @@
 import { agentTools } from '../agents/agent.tools.js';
+import { agentKeyTools } from '../auth/agent-key.tools.js';
 import { authTools } from '../auth/auth.tools.js';
 import { adminTools } from '../guidance/admin.tools.js';
 import { memoryTools } from '../memory/memory.tools.js';
@@ -17,5 +18,6 @@ export const TOOLS: ReadonlyMap<string, ToolDefinition> = new Map(
     ...memoryTools,
     ...agentTools,
     ...adminTools,
+    ...agentKeyTools,
   ].map((t) => [t.name, t]),
 );

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import type { Credentials, Permission, Principal } from '../auth/principal.js';
 import type { Services } from '../app/services.js';
+import {
+  type PublishedInputSchema,
+  nullAsAbsent,
+  optionalKeys,
+  toPortableInputSchema,
+} from './json-schema.js';
 
 /** What a handler gets besides its arguments. */
 export interface ToolContext {
@@ -39,6 +45,8 @@ interface ToolSpec<S extends z.ZodRawShape> {
   readonly permission: Permission | 'none';
   readonly input: S;
   readonly annotations?: ToolAnnotations;
+  /** A rule across arguments (e.g. "value or value_json"): returns the problem, or undefined. */
+  check?(args: z.infer<WithAuth<S>>): { path: string; message: string } | undefined;
   handler(args: z.infer<WithAuth<S>>, ctx: ToolContext): Promise<ToolResultBody>;
 }
 
@@ -51,16 +59,32 @@ export interface ToolDefinition {
   readonly title: string;
   readonly description: string;
   readonly permission: Permission | 'none';
-  /** Strict: an unknown argument (a typo) is an error, not silently ignored. */
-  readonly input: z.ZodObject;
+  /**
+   * What the server validates. Strict: an unknown argument (a typo) is an error, not silently
+   * ignored. An optional argument sent as null counts as absent (strict-mode callers send null).
+   */
+  readonly input: z.ZodType<Record<string, unknown>>;
+  /** What tools/list announces: the same arguments in the subset every major model provider accepts. */
+  readonly inputJsonSchema: PublishedInputSchema;
   readonly annotations?: ToolAnnotations;
   handler(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResultBody>;
 }
 
 export function defineTool<S extends z.ZodRawShape>(spec: ToolSpec<S>): ToolDefinition {
+  const { check, ...rest } = spec;
+  const shape = z.strictObject({ ...spec.input, auth_token: authTokenArg });
+  const checked =
+    check === undefined
+      ? shape
+      : shape.superRefine((args, ctx) => {
+          const problem = check(args);
+          if (problem !== undefined)
+            ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
+        });
   return {
-    ...spec,
-    input: z.strictObject({ ...spec.input, auth_token: authTokenArg }),
+    ...rest,
+    input: z.preprocess(nullAsAbsent(optionalKeys(shape)), checked) as z.ZodType<Record<string, unknown>>,
+    inputJsonSchema: toPortableInputSchema(shape),
     handler: spec.handler as ToolDefinition['handler'],
   };
 }

@@ -12,6 +12,7 @@ export async function until(predicate: () => boolean | Promise<boolean>, ms = 50
 /** The HTTP answer to a refused WebSocket upgrade. */
 export interface RefusedUpgrade {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
 }
 
@@ -22,6 +23,8 @@ export interface RefusedUpgrade {
 export class TestSocket {
   readonly frames: WsFrame[] = [];
   closeCode: number | undefined;
+  /** The last error the client saw (a refused upgrade, a reset): recorded so it never goes unhandled. */
+  error: Error | undefined;
   /** Set by `stopRecording`: frames that still arrive are dropped (a client that went away). */
   private recording = true;
 
@@ -31,6 +34,9 @@ export class TestSocket {
     });
     ws.on('close', (code: number) => {
       this.closeCode = code;
+    });
+    ws.on('error', (error: Error) => {
+      this.error = error;
     });
   }
 
@@ -55,6 +61,7 @@ export class TestSocket {
           const text = Buffer.concat(chunks).toString();
           reject({
             status: res.statusCode ?? 0,
+            headers: res.headers,
             body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
           } satisfies RefusedUpgrade);
         });

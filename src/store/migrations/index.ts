@@ -3,6 +3,7 @@ import type { Dialect } from '../store.js';
 import * as initial from './0001-initial.js';
 import * as agentsMail from './0002-agents-mail.js';
 import * as searchVocabulary from './0003-search-vocabulary.js';
+import * as agentKeys from './0004-agent-keys.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0001-initial': initial,
   '0002-agents-mail': agentsMail,
   '0003-search-vocabulary': searchVocabulary,
+  '0004-agent-keys': agentKeys,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
+import { ensurePrivateDir, makePrivateIfPresent, touchPrivateFile } from '../../core/private-files.js';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
 import type { StoreOptions } from '../open-store.js';
@@ -14,9 +14,11 @@ import { SqliteSearchIndex } from './sqlite-search-index.js';
  * can drop the last commits), which is what an acknowledged write promises.
  */
 export async function openSqliteStore(file: string, options: StoreOptions = {}): Promise<Store> {
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const onDisk = file !== ':memory:' && file !== '';
+  if (onDisk) prepareDatabaseFiles(file);
   const raw = new BetterSqlite3(file);
   raw.pragma('journal_mode = WAL');
+  if (onDisk) for (const companion of companionFiles(file)) makePrivateIfPresent(companion);
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
@@ -47,6 +49,22 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
       await db.destroy();
     },
   };
+}
+
+/** The files SQLite keeps beside the database (WAL mode, and the rollback journal of older opens). */
+const companionFiles = (file: string): string[] =>
+  ['-wal', '-shm', '-journal'].map((suffix) => file + suffix);
+
+/**
+ * The database and its companions are 0600, fixed at every open. SQLite creates `-wal`, `-shm` and
+ * `-journal` with the mode of the database file, so creating that file 0600 before SQLite does
+ * keeps every later file private without relying on the umask. The directory is made 0700 only
+ * when created here: a DATABASE_URL may point into a directory that is not ours to narrow.
+ */
+function prepareDatabaseFiles(file: string): void {
+  ensurePrivateDir(path.dirname(path.resolve(file)), { narrowExisting: false });
+  touchPrivateFile(file);
+  for (const companion of companionFiles(file)) makePrivateIfPresent(companion);
 }
 
 const STATEMENT_CACHE_SIZE = 500;

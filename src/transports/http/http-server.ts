@@ -24,6 +24,13 @@ export interface HttpApp {
 
 const TOOL_PREFIX = '/mcp/tool/';
 
+/** How a request Node could not parse is answered (`clientError`); anything else is a 400. */
+const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
 /** The largest body any endpoint accepts: room for the biggest allowed content or memory value as JSON. */
 export const maxBodyBytes = (services: Services): number =>
   Math.max(
@@ -82,6 +89,26 @@ export function createHttpApp(services: Services): HttpApp {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // A request Node cannot parse (a garbage request line, headers too large, a reset mid-request)
+  // never reaches `route`: answer it here when the socket can still be written, and never crash.
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    logger.debug({ code: error.code, reason: error.message }, 'malformed HTTP request refused');
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const [status, text] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request'];
+    const body = JSON.stringify({
+      success: false,
+      code: status === 431 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_INPUT',
+      error: `The server could not read this HTTP request (${text.toLowerCase()}).`,
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const match = /^\/ws\/([^/]+)$/.exec(path);
@@ -94,9 +121,14 @@ export function createHttpApp(services: Services): HttpApp {
       socket.destroy();
     });
   });
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Node drops its own 'error' listener when a socket is handed to 'upgrade', and the WebSocket
+    // upgrade then awaits authentication: a reset in that window would be an unhandled 'error'.
+    socket.on('error', (error: Error & { code?: string }) =>
+      logger.debug({ code: error.code, reason: error.message }, 'client socket error'),
+    );
   });
 
   return {
@@ -107,6 +139,9 @@ export function createHttpApp(services: Services): HttpApp {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          // After listen, an 'error' (e.g. EMFILE on accept) is logged: it must not end the process.
+          server.on('error', (error) => logger.error({ err: error }, 'HTTP server error'));
           const address = server.address();
           const port = typeof address === 'object' && address ? address.port : config.port;
           resolve({ host: config.host, port });

@@ -32,12 +32,21 @@ export async function handleRest(
     switch (route) {
       case 'POST /agents/register': {
         const body = await jsonObject(req, maxBodyBytes);
-        await requireSelf(services, credentials, body.agent_id, 'agent_id');
-        const { agent_id: _agentId, ...args } = body;
-        return await run(services, res, 'register_agent', args, credentials);
+        const declaredType = agentTypeOf(body.agent_type);
+        const asDeclared = withDeclaredType(credentials, declaredType);
+        await requireSelf(services, asDeclared, body.agent_id, 'agent_id');
+        await requireOwnType(services, asDeclared, declaredType);
+        const { agent_id: _agentId, agent_type: _agentType, ...args } = body;
+        return await run(services, res, 'register_agent', args, asDeclared);
       }
       case 'GET /agents':
-        return await run(services, res, 'list_agents', queryArgs(url, ['session_id', 'status']), credentials);
+        return await run(
+          services,
+          res,
+          'list_agents',
+          queryArgs(url, { session_id: 'string', status: 'string', cursor: 'string' }),
+          credentials,
+        );
       case 'POST /messages': {
         const body = await jsonObject(req, maxBodyBytes);
         await requireSelf(services, credentials, body.from, 'from');
@@ -51,7 +60,7 @@ export async function handleRest(
         );
       }
       case 'GET /messages': {
-        const args = queryArgs(url, ['after_id', 'limit', 'unread_only']);
+        const args = queryArgs(url, { after_id: 'number', limit: 'number', unread_only: 'boolean' });
         const agentId = url.searchParams.get('agent_id');
         if (agentId !== null) await requireSelf(services, credentials, agentId, 'agent_id');
         return await run(services, res, 'get_inbox', args, credentials);
@@ -87,19 +96,18 @@ async function jsonObject(req: IncomingMessage, maxBodyBytes: number): Promise<J
   return body as Json;
 }
 
-/** Query parameters as tool arguments: numbers and booleans converted, unknown names ignored. */
-function queryArgs(url: URL, names: string[]): Json {
+/**
+ * Query parameters as tool arguments, each converted to its argument's type (a value that does not
+ * convert is passed as the string, for the tool's validation to name); unknown names are ignored.
+ */
+function queryArgs(url: URL, names: Record<string, 'string' | 'number' | 'boolean'>): Json {
   const args: Json = {};
-  for (const name of names) {
+  for (const [name, kind] of Object.entries(names)) {
     const value = url.searchParams.get(name);
     if (value === null) continue;
-    args[name] = /^\d+$/.test(value)
-      ? Number(value)
-      : value === 'true'
-        ? true
-        : value === 'false'
-          ? false
-          : value;
+    if (kind === 'number' && /^\d+$/.test(value)) args[name] = Number(value);
+    else if (kind === 'boolean' && (value === 'true' || value === 'false')) args[name] = value === 'true';
+    else args[name] = value;
   }
   return args;
 }
@@ -114,5 +122,40 @@ async function requireSelf(
   if (claimed === undefined) return;
   if (claimed !== principal.agentId) {
     throw new AppError('PERMISSION_DENIED', `${field} must be your own agent id (${principal.agentId}).`);
+  }
+}
+
+/**
+ * Seed 004's clients send `agent_type` in the register body. With API-key headers and no
+ * X-Agent-Type it stands for that header (the same claim, made in the body); a token's or an
+ * agent key's type is fixed, so there it can only repeat it.
+ */
+function withDeclaredType(credentials: Credentials, declared: string | undefined): Credentials {
+  const usesKeyHeaders = credentials.bearer === undefined && credentials.apiKey !== undefined;
+  if (!usesKeyHeaders || credentials.agentType !== undefined || declared === undefined) return credentials;
+  return { ...credentials, agentType: declared };
+}
+
+function agentTypeOf(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 100) {
+    throw new AppError('INVALID_INPUT', 'agent_type must be a string of 1–100 characters, e.g. "claude".');
+  }
+  return value;
+}
+
+/** A declared agent_type must be the caller's: declaring one never changes what the caller may see. */
+async function requireOwnType(
+  services: Services,
+  credentials: Credentials,
+  declared: string | undefined,
+): Promise<void> {
+  if (declared === undefined) return;
+  const principal = await services.auth.resolve(credentials);
+  if (declared !== principal.agentType) {
+    throw new AppError(
+      'PERMISSION_DENIED',
+      `agent_type must be your own agent type (${principal.agentType}): it comes from your token (authenticate_agent) or the X-Agent-Type header, and registering cannot change it.`,
+    );
   }
 }

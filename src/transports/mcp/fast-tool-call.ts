@@ -56,11 +56,11 @@ export async function tryFastToolCall(
     credentials,
     abortWhenClientLeaves(res),
   );
-  sendJson(
-    res,
-    200,
-    { jsonrpc: '2.0', id: call.id, result: toCallToolResult(outcome) },
-    { 'mcp-session-id': sessionId },
-  );
+  const headers: Record<string, string> = { 'mcp-session-id': sessionId };
+  // The tool result carries retry_after; the header tells HTTP-level clients and proxies too.
+  if (!outcome.ok && outcome.body.retry_after !== undefined) {
+    headers['retry-after'] = String(Math.ceil(outcome.body.retry_after));
+  }
+  sendJson(res, 200, { jsonrpc: '2.0', id: call.id, result: toCallToolResult(outcome) }, headers);
   return true;
 }

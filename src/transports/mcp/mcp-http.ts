@@ -1,42 +1,80 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  type AuthInfo,
-  type McpServer,
-  createMcpHandler,
-  isInitializeRequest,
-} from '@modelcontextprotocol/server';
-import { AppError } from '../../core/errors.js';
+import { type AuthInfo, createMcpHandler, isInitializeRequest } from '@modelcontextprotocol/server';
+import { AppError, httpStatusFor } from '../../core/errors.js';
 import type { Credentials } from '../../auth/principal.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
 import { headerValue, readJsonBody, sendJson } from '../http/request.js';
+import { ClientBuffer } from './client-buffer.js';
 import { InMemoryEventStore } from './event-store.js';
-import { SessionStream } from './session-stream.js';
+import { type McpSession, McpSessionRegistry } from './session-registry.js';
+import { SSE_RETRY_MS, SessionStream, parseEventId } from './session-stream.js';
 import { tryFastToolCall } from './fast-tool-call.js';
 import { ListenBus, listenUris } from './listen-bus.js';
 import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
 import { type McpContext, buildMcpServer, resolveReader } from './mcp-server.js';
 
-interface LegacySession {
-  readonly transport: NodeStreamableHTTPServerTransport;
-  readonly server: McpServer;
-  lastSeen: number;
-  /** The GET stream that carries the session's notifications. */
-  readonly stream: SessionStream;
-}
-
-const IDLE_SESSION_MS = 30 * 60_000;
-
 type AuthedRequest = IncomingMessage & { auth?: AuthInfo };
+
+/** The SSE replay buffer holds at most this many sessions' worth of MAX_CLIENT_BUFFER_BYTES in all. */
+const REPLAY_BUFFER_SESSIONS = 16;
 
 /** Credentials ride on the SDK's pass-through AuthInfo; they are verified per tool call. */
 export function credentialsOfAuthInfo(info: AuthInfo | undefined): Credentials {
   return (info?.extra?.credentials as Credentials | undefined) ?? {};
 }
 
+function setCredentials(req: AuthedRequest, credentials: Credentials): void {
+  req.auth = {
+    token: credentials.bearer ?? '',
+    clientId: credentials.agentId ?? 'mcp-client',
+    scopes: [],
+    extra: { credentials },
+  };
+}
+
 const rpcError = (res: ServerResponse, status: number, code: number, message: string) =>
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+
+/** A domain failure before the SDK runs, as a JSON-RPC error with its HTTP status (and Retry-After). */
+function appRpcError(res: ServerResponse, error: AppError, id: unknown): void {
+  const data: Record<string, unknown> = { code: error.code };
+  if (error.retryAfter !== undefined) data.retry_after = error.retryAfter;
+  const headers: Record<string, string> =
+    error.retryAfter !== undefined ? { 'retry-after': String(Math.ceil(error.retryAfter)) } : {};
+  const rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  sendJson(
+    res,
+    httpStatusFor(error.code),
+    { jsonrpc: '2.0', id: rpcId, error: { code: -32000, message: error.message, data } },
+    headers,
+  );
+}
+
+/** Header credentials that name a principal (X-Agent-Id alone is only a claim). */
+const hasHeaderCredentials = (c: Credentials): boolean => c.bearer !== undefined || c.apiKey !== undefined;
+
+/** The `auth_token` argument of a tools/call, for clients that cannot set headers. */
+function authTokenArgument(body: unknown): string | undefined {
+  const params = (body as { method?: unknown; params?: { arguments?: { auth_token?: unknown } } } | null)
+    ?.params;
+  const token =
+    (body as { method?: unknown } | null)?.method === 'tools/call'
+      ? params?.arguments?.auth_token
+      : undefined;
+  return typeof token === 'string' && token.length > 0 ? token : undefined;
+}
+
+/** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
+function requestIds(body: unknown): (string | number)[] {
+  const ids: (string | number)[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    const id = (message as { id?: unknown; method?: unknown } | null)?.id;
+    if ((typeof id === 'string' || typeof id === 'number') && 'method' in (message as object)) ids.push(id);
+  }
+  return ids;
+}
 
 /**
  * MCP over Streamable HTTP at /mcp. 2025-era clients (initialize handshake) get stateful
@@ -45,8 +83,8 @@ const rpcError = (res: ServerResponse, status: number, code: number, message: st
  * factory, so tools, resources and prompts are identical.
  */
 export class McpHttpEndpoint {
-  private readonly sessions = new Map<string, LegacySession>();
-  private readonly eventStore = new InMemoryEventStore();
+  private readonly sessions: McpSessionRegistry;
+  private readonly eventStore: InMemoryEventStore;
   private readonly modern: ReturnType<typeof toNodeHandler>;
   private readonly modernHandler: ReturnType<typeof createMcpHandler>;
   private readonly sweeper: NodeJS.Timeout;
@@ -56,6 +94,16 @@ export class McpHttpEndpoint {
     private readonly mcp: McpContext,
     private readonly maxBodyBytes: number,
   ) {
+    const limits = mcp.services.config.limits;
+    this.sessions = new McpSessionRegistry({
+      max: limits.maxMcpSessions,
+      idleMs: limits.mcpSessionIdleSeconds * 1000,
+      anonymousIdleMs: limits.mcpAnonymousSessionIdleSeconds * 1000,
+    });
+    this.eventStore = new InMemoryEventStore({
+      perSessionBytes: limits.maxClientBufferBytes,
+      totalBytes: REPLAY_BUFFER_SESSIONS * limits.maxClientBufferBytes,
+    });
     this.listenBus = new ListenBus(mcp.services.subscriptions);
     this.modernHandler = createMcpHandler(() => buildMcpServer(mcp, { persistent: false }), {
       bus: this.listenBus,
@@ -65,18 +113,28 @@ export class McpHttpEndpoint {
     });
     this.modern = toNodeHandler(this.modernHandler);
     mcp.services.metrics.track('mcp_sessions', () => this.sessions.size);
-    this.sweeper = setInterval(() => this.sweepIdle(), 60_000);
+    // Often enough that the short anonymous idle time is kept to within half of itself.
+    const shortestIdleMs =
+      Math.min(limits.mcpAnonymousSessionIdleSeconds, limits.mcpSessionIdleSeconds) * 1000;
+    this.sweeper = setInterval(
+      () => this.sessions.sweep(),
+      Math.min(60_000, Math.max(500, shortestIdleMs / 2)),
+    );
     this.sweeper.unref();
+  }
+
+  /** Open 2025-era sessions. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Bytes of SSE events held for Last-Event-ID replay, all sessions. */
+  get replayBufferBytes(): number {
+    return this.eventStore.size;
   }
 
   async handle(req: AuthedRequest, res: ServerResponse): Promise<void> {
     const credentials = credentialsFromHeaders(req);
-    req.auth = {
-      token: credentials.bearer ?? '',
-      clientId: credentials.agentId ?? 'mcp-client',
-      scopes: [],
-      extra: { credentials },
-    };
     const sessionId = headerValue(req, 'mcp-session-id');
     const session = sessionId !== undefined ? this.sessions.get(sessionId) : undefined;
 
@@ -93,20 +151,17 @@ export class McpHttpEndpoint {
           error instanceof Error ? error.message : 'Parse error',
         );
       }
-      if (session) {
-        session.lastSeen = Date.now();
-        if (await tryFastToolCall(this.mcp, sessionId!, req, res, body, credentials)) return;
-        return this.serve(session, req, res, body);
-      }
+      if (session) return this.serve(session, req, res, credentials, body);
       if (sessionId !== undefined)
         return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
-      if (isInitializeRequest(body)) return this.openSession(req, res, body);
+      if (isInitializeRequest(body)) return this.openSession(req, res, body, credentials);
+      setCredentials(req, credentials);
       const uris = listenUris(body);
       if (uris !== undefined) return this.listen(req, res, body, credentials, uris);
       return this.modern(req, res, body);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
-      if (session) return this.serve(session, req, res);
+      if (session) return this.serve(session, req, res, credentials);
       if (sessionId !== undefined)
         return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
       return rpcError(res, 400, -32000, 'Bad Request: an Mcp-Session-Id header is required.');
@@ -130,6 +185,8 @@ export class McpHttpEndpoint {
       return await this.listenBus.runAs(principal, uris, () => this.modern(req, res, body));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
+      // Rate-limited: 429 with Retry-After, like every other surface.
+      if (error.code === 'RATE_LIMITED') return appRpcError(res, error, id);
       return sendJson(res, 200, {
         jsonrpc: '2.0',
         id,
@@ -138,23 +195,119 @@ export class McpHttpEndpoint {
     }
   }
 
+  /** A request on an established session: every credential it carries is checked against the session's agent. */
   private async serve(
-    session: LegacySession,
+    session: McpSession,
     req: AuthedRequest,
     res: ServerResponse,
+    credentials: Credentials,
     body?: unknown,
   ): Promise<void> {
-    session.lastSeen = Date.now();
-    if (req.method === 'GET') {
-      session.stream.attach(req, res);
-      res.once('close', () => (session.lastSeen = Date.now()));
-      return;
+    this.sessions.touch(session);
+    session.buffer.track(res);
+    if (session.agentId === undefined) await this.bind(session, credentials, body);
+    const bound = session.agentId !== undefined ? { ...credentials, boundTo: session.agentId } : credentials;
+    setCredentials(req, bound);
+    if (req.method === 'POST') {
+      if (await tryFastToolCall(this.mcp, session.id, req, res, body, bound)) return;
+      const ids = requestIds(body);
+      if (ids.length > 0) res.once('finish', () => session.events.forgetReplies(ids));
+    } else if (req.method === 'GET') {
+      const lastEventId = headerValue(req, 'last-event-id');
+      // Event ids of POST reply streams are the SDK's to replay; the rest is our notification stream.
+      if (lastEventId === undefined || parseEventId(lastEventId) !== undefined) {
+        session.stream.attach(req, res);
+        res.once('close', () => (session.lastSeen = Date.now()));
+        return;
+      }
     }
     await session.transport.handleRequest(req, res, body);
   }
 
-  private async openSession(req: AuthedRequest, res: ServerResponse, body: unknown): Promise<void> {
-    const stream = new SessionStream();
+  /**
+   * Binds a session nobody authenticated on yet to the agent of the first request whose credentials
+   * (headers, or a tool's auth_token) are valid. Invalid ones bind nothing; the request itself is
+   * refused where it is served.
+   */
+  private async bind(session: McpSession, credentials: Credentials, body: unknown): Promise<void> {
+    const argToken = hasHeaderCredentials(credentials) ? undefined : authTokenArgument(body);
+    if (!hasHeaderCredentials(credentials) && argToken === undefined) return;
+    try {
+      const principal = await this.mcp.services.auth.resolve(
+        argToken !== undefined ? { ...credentials, argToken } : credentials,
+      );
+      session.agentId ??= principal.agentId;
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+    }
+  }
+
+  /**
+   * initialize: credentials, when sent, must be valid and bind the session to their agent (whose
+   * rate limit it takes); without them the client address's anonymous limit applies. Then a place
+   * among the capped sessions.
+   */
+  private async openSession(
+    req: AuthedRequest,
+    res: ServerResponse,
+    body: unknown,
+    credentials: Credentials,
+  ): Promise<void> {
+    const { services } = this.mcp;
+    const rpcId = (body as { id?: unknown }).id;
+    let agentId: string | undefined;
+    try {
+      if (hasHeaderCredentials(credentials)) {
+        agentId = (await services.auth.resolve(credentials)).agentId;
+        services.rateLimiter.take(agentId, credentials.clientAddress);
+      } else {
+        services.anonymousLimiter.take(credentials.clientAddress ?? 'unknown');
+      }
+    } catch (error) {
+      if (error instanceof AppError) return appRpcError(res, error, rpcId);
+      throw error;
+    }
+    const room = this.sessions.reserve();
+    if (!room.ok) {
+      const max = services.config.limits.maxMcpSessions;
+      services.metrics.error('MCP_SESSIONS_FULL');
+      return appRpcError(
+        res,
+        new AppError(
+          'UNAVAILABLE',
+          `The server already holds its maximum of ${max} MCP sessions (MAX_MCP_SESSIONS). Retry in ${room.retryAfter} s; clients should end sessions they no longer use (DELETE /mcp).`,
+          { retryAfter: room.retryAfter },
+        ),
+        rpcId,
+      );
+    }
+    try {
+      await this.startSession(req, res, body, credentials, agentId);
+    } finally {
+      this.sessions.release();
+    }
+  }
+
+  private async startSession(
+    req: AuthedRequest,
+    res: ServerResponse,
+    body: unknown,
+    credentials: Credentials,
+    agentId: string | undefined,
+  ): Promise<void> {
+    const { services } = this.mcp;
+    let sessionId = '';
+    const buffer = new ClientBuffer(services.config.limits.maxClientBufferBytes, (unread) => {
+      services.logger.warn(
+        { mcp_session: sessionId, unread_bytes: unread, agent_id: agentId },
+        'MCP client cut off: it left more unread bytes than MAX_CLIENT_BUFFER_BYTES',
+      );
+      services.metrics.error('CLIENT_BUFFER_OVERFLOW');
+    });
+    const stream = new SessionStream(buffer);
+    const params = (body as { params?: { protocolVersion?: unknown } }).params;
+    if (typeof params?.protocolVersion === 'string') stream.protocolVersion = params.protocolVersion;
+    const events = this.eventStore.forSession();
     const server = buildMcpServer(this.mcp, {
       persistent: true,
       notify: (uri) =>
@@ -162,33 +315,39 @@ export class McpHttpEndpoint {
     });
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: this.eventStore,
+      eventStore: events,
+      retryInterval: SSE_RETRY_MS,
       onsessioninitialized: (id) => {
+        sessionId = id;
         stream.sessionId = id;
-        this.sessions.set(id, { transport, server, stream, lastSeen: Date.now() });
+        this.sessions.add({
+          id,
+          transport,
+          stream,
+          buffer,
+          events,
+          agentId,
+          lastSeen: Date.now(),
+          close: () => server.close(),
+        });
       },
     });
     transport.onclose = () => {
-      const id = transport.sessionId;
-      if (id === undefined) return;
-      this.sessions.get(id)?.stream.close();
-      this.sessions.delete(id);
+      if (transport.sessionId !== undefined) this.sessions.remove(transport.sessionId);
+      stream.close();
+      events.close();
     };
     await server.connect(transport);
+    setCredentials(req, agentId !== undefined ? { ...credentials, boundTo: agentId } : credentials);
+    buffer.track(res);
+    res.once('finish', () => events.forgetReplies(requestIds(body)));
     await transport.handleRequest(req, res, body);
-  }
-
-  private sweepIdle(): void {
-    const cutoff = Date.now() - IDLE_SESSION_MS;
-    for (const session of this.sessions.values()) {
-      if (!session.stream.open && session.lastSeen < cutoff) void session.server.close();
-    }
+    if (transport.sessionId === undefined) await server.close();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.allSettled([...this.sessions.values()].map((s) => s.server.close()));
-    this.sessions.clear();
+    await this.sessions.closeAll();
     await this.modernHandler.close?.();
   }
 }

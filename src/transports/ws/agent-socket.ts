@@ -9,17 +9,23 @@ import { listInbox } from '../../agents/mail.repository.js';
 import { toMailView } from '../../agents/mail.service.js';
 import { requireSession } from '../../sessions/session.service.js';
 
-/** Above this many queued bytes a client is too slow: it is closed and resumes from the database. */
-export const HIGH_WATER_BYTES = 1024 * 1024;
 /** WebSocket close code 1013 "try again later": reconnect with ?after_id= to resume. */
 export const SLOW_CONSUMER_CLOSE = 1013;
+const SLOW_CONSUMER_REASON =
+  'slow consumer: reconnect with ?after_id= (or subscribe with after_id) to resume';
 const BACKLOG_PAGE = 500;
+
+/** A live event held while a backlog is read, with the frame it becomes (its size is what is counted). */
+interface Held<T> {
+  item: T;
+  text: string;
+}
 
 interface SessionFeed {
   /** The highest message id sent on this connection for the session. */
   lastId: number;
   /** Live messages that arrive while the backlog is being read. */
-  buffer: MessageView[] | undefined;
+  buffer: Held<MessageView>[] | undefined;
 }
 
 /**
@@ -27,11 +33,18 @@ interface SessionFeed {
  * order, each at most once. On (re)connect the backlog comes from the database (mail after
  * ?after_id=, else undelivered mail), with live events buffered meanwhile, so a reconnect loses
  * and duplicates nothing.
+ *
+ * Memory per client is bounded by `limits.maxClientBufferBytes`: the bytes queued on the socket
+ * plus the live events held while a backlog is read. Past it the client alone is closed with 1013
+ * and resumes from the database with its cursor.
  */
 export class AgentSocket {
   readonly agentId: string;
   private lastMailId = 0;
-  private mailBuffer: MailView[] | undefined = [];
+  private mailBuffer: Held<MailView>[] | undefined = [];
+  /** Size (in characters, about bytes) of the frames held in `mailBuffer` and the feeds' buffers. */
+  private heldBytes = 0;
+  private readonly maxBufferBytes: number;
   readonly sessions = new Map<string, SessionFeed>();
   private closed = false;
   private expiry: NodeJS.Timeout | undefined;
@@ -44,6 +57,7 @@ export class AgentSocket {
     private readonly services: Services,
   ) {
     this.agentId = principal.agentId;
+    this.maxBufferBytes = services.config.limits.maxClientBufferBytes;
     if (principal.expiresAt !== undefined) {
       const ms = principal.expiresAt * 1000 - Date.now();
       // setTimeout holds at most ~24.8 days: a longer-lived token closes then, and the client reconnects.
@@ -52,34 +66,36 @@ export class AgentSocket {
     }
   }
 
-  /** Sends the mail backlog, then whatever arrived meanwhile. */
+  /** Sends `welcome`, the mail backlog, whatever arrived meanwhile, then `backlog_done`. */
   async start(afterId: number | undefined): Promise<void> {
-    let pending = 0;
+    this.send({ type: 'welcome', agent_id: this.agentId, resumed_after: afterId ?? null });
+    let count = 0;
     let cursor = afterId ?? 0;
     for (;;) {
       const rows = await listInbox(this.services.store.db, this.agentId, { afterId: cursor }, BACKLOG_PAGE);
+      if (this.closed) return;
       const wanted = afterId === undefined ? rows.filter((r) => r.delivered_at === null) : rows;
-      for (const row of wanted) this.pushMail(toMailView(row));
-      pending += wanted.length;
+      for (const row of wanted) if (this.pushMail(toMailView(row))) count++;
       const last = rows.at(-1);
       if (rows.length < BACKLOG_PAGE || last === undefined) break;
       cursor = Number(last.id);
     }
-    const buffered = this.mailBuffer ?? [];
+    const buffered = this.release(this.mailBuffer);
     this.mailBuffer = undefined;
-    for (const mail of buffered) this.pushMail(mail);
-    this.send({ type: 'welcome', agent_id: this.agentId, resumed_after: afterId ?? null, backlog: pending });
+    for (const held of buffered) if (this.pushMail(held.item, held.text)) count++;
+    this.send({ type: 'backlog_done', count });
   }
 
   onMail(mail: MailView): void {
-    if (this.mailBuffer) this.mailBuffer.push(mail);
+    if (this.mailBuffer) this.hold(this.mailBuffer, mail, JSON.stringify({ type: 'mail', mail }));
     else this.pushMail(mail);
   }
 
-  private pushMail(mail: MailView): void {
-    if (mail.id <= this.lastMailId) return;
+  /** Sends one mail unless it was already sent; true when it went out. */
+  private pushMail(mail: MailView, text = JSON.stringify({ type: 'mail', mail })): boolean {
+    if (mail.id <= this.lastMailId) return false;
     this.lastMailId = mail.id;
-    if (!this.send({ type: 'mail', mail })) return;
+    if (!this.sendText(text)) return false;
     if (mail.delivered_at === null) {
       this.services.mail
         .delivered(this.agentId, [{ id: mail.id, delivered_at: null }])
@@ -87,6 +103,7 @@ export class AgentSocket {
           this.services.logger.warn({ err: error }, 'marking mail delivered failed'),
         );
     }
+    return true;
   }
 
   onReceipt(mail: MailView): void {
@@ -104,7 +121,7 @@ export class AgentSocket {
     const feed = this.sessions.get(message.session_id);
     if (!feed || !canSee(this.principal, message)) return;
     if (feed.buffer) {
-      feed.buffer.push(message);
+      this.hold(feed.buffer, message, serialized);
       return;
     }
     if (message.id <= feed.lastId) return;
@@ -113,36 +130,64 @@ export class AgentSocket {
   }
 
   async subscribe(sessionId: string, afterId: number | undefined): Promise<void> {
-    if (this.sessions.has(sessionId)) this.sessions.delete(sessionId);
+    // A new subscribe to the same session replaces the old feed; the old backlog read stops.
+    this.release(this.sessions.get(sessionId)?.buffer);
     const feed: SessionFeed = { lastId: afterId ?? 0, buffer: afterId === undefined ? undefined : [] };
     this.sessions.set(sessionId, feed);
     if (afterId === undefined) {
       // No cursor: live from now on (history is one get_messages away).
       await requireSession(this.services.store.db, sessionId);
     } else {
-      for (;;) {
-        const page = await this.services.messages.list(
-          this.principal,
-          { sessionId, afterId: feed.lastId },
-          { limit: BACKLOG_PAGE, offset: 0 },
-        );
-        for (const message of page.messages) this.pushSessionMessage(feed, message);
-        if (!page.has_more) break;
+      try {
+        for (;;) {
+          const page = await this.services.messages.list(
+            this.principal,
+            { sessionId, afterId: feed.lastId },
+            { limit: BACKLOG_PAGE, offset: 0 },
+          );
+          if (this.closed || this.sessions.get(sessionId) !== feed) return;
+          for (const message of page.messages) this.pushSessionMessage(feed, message);
+          if (!page.has_more) break;
+        }
+      } catch (error) {
+        this.release(feed.buffer);
+        // A read superseded by a newer subscribe (or an unsubscribe) has nobody left to tell.
+        if (this.sessions.get(sessionId) !== feed) return;
+        throw error;
       }
-      const buffered = feed.buffer ?? [];
+      const buffered = this.release(feed.buffer);
       feed.buffer = undefined;
-      for (const message of buffered) this.pushSessionMessage(feed, message);
+      for (const held of buffered) this.pushSessionMessage(feed, held.item, held.text);
     }
     this.send({ type: 'subscribed', session_id: sessionId, after_id: feed.lastId });
   }
 
-  private pushSessionMessage(feed: SessionFeed, message: MessageView): void {
+  private pushSessionMessage(feed: SessionFeed, message: MessageView, text?: string): void {
     if (message.id <= feed.lastId) return;
     feed.lastId = message.id;
-    this.send({ type: 'session_message', message });
+    this.sendText(text ?? JSON.stringify({ type: 'session_message', message }));
+  }
+
+  /** Holds a live event while a backlog is read; past the client's budget the client is cut off. */
+  private hold<T>(buffer: Held<T>[], item: T, text: string): void {
+    if (this.closed) return;
+    this.heldBytes += text.length;
+    if (this.ws.bufferedAmount + this.heldBytes > this.maxBufferBytes) {
+      this.end(SLOW_CONSUMER_CLOSE, SLOW_CONSUMER_REASON);
+      return;
+    }
+    buffer.push({ item, text });
+  }
+
+  /** Empties a buffer and takes its events out of the held budget; returns them, to be sent. */
+  private release<T>(buffer: Held<T>[] | undefined): Held<T>[] {
+    const items = buffer?.splice(0) ?? [];
+    for (const held of items) this.heldBytes -= held.text.length;
+    return items;
   }
 
   unsubscribe(sessionId: string): void {
+    this.release(this.sessions.get(sessionId)?.buffer);
     this.sessions.delete(sessionId);
     this.send({ type: 'unsubscribed', session_id: sessionId });
   }
@@ -154,9 +199,8 @@ export class AgentSocket {
   /** Sends unless the client is too slow, in which case it is closed to resume later. */
   sendText(text: string): boolean {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
-    if (this.ws.bufferedAmount > HIGH_WATER_BYTES) {
-      this.closed = true;
-      this.ws.close(SLOW_CONSUMER_CLOSE, 'slow consumer: reconnect with ?after_id= to resume');
+    if (this.ws.bufferedAmount + this.heldBytes > this.maxBufferBytes) {
+      this.end(SLOW_CONSUMER_CLOSE, SLOW_CONSUMER_REASON);
       return false;
     }
     this.ws.send(text);
@@ -170,6 +214,7 @@ export class AgentSocket {
         code: error.code,
         error: error.message,
         ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}),
+        ...(error.details !== undefined ? { details: error.details } : {}),
       });
     } else {
       this.services.logger.error({ err: error }, 'websocket handler failed');

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { AppError } from '../../core/errors.js';
+import { AppError, httpStatusFor, internalFailure, toToolFailure } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
 import { SESSION_ID_PATTERN } from '../../core/ids.js';
 import { credentialsFromHeaders } from '../http/credentials.js';
@@ -11,9 +11,24 @@ import { hasPermission } from '../../auth/principal.js';
 import { invokeNamedTool } from '../../tools/invoke.js';
 
 const PING_MS = 30_000;
+const PROTOCOL_ERROR_GRACE_MS = 1000;
 
-const MAX_FRAME_BYTES = 256 * 1024;
+/** The largest frame a client may send; a bigger one closes that socket with 1009. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Sessions one socket may follow at once; a subscribe beyond it is answered LIMIT_EXCEEDED. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+type ClientFrame = z.infer<typeof ClientFrame>;
 const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat'), status: z.enum(['active', 'idle']).optional() }),
   z.object({
@@ -25,11 +40,20 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), message_id: z.number().int().positive() }),
 ]);
 
-function writeRefusal(socket: Duplex, status: number, code: string, error: string): void {
-  const body = JSON.stringify({ success: false, code, error });
+/** Answers a refused upgrade on the raw socket, in the JSON shape of every other failure. */
+function writeRefusal(socket: Duplex, error: AppError): void {
+  const status = httpStatusFor(error.code);
+  const body = JSON.stringify(toToolFailure(error));
+  const retryAfter =
+    error.retryAfter !== undefined ? `retry-after: ${Math.max(1, Math.ceil(error.retryAfter))}\r\n` : '';
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Bad Request'}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${retryAfter}` +
+      `connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -66,6 +90,13 @@ export class AgentWebSockets {
     });
     this.pinger = setInterval(() => this.ping(), PING_MS);
     this.pinger.unref();
+    // With noServer the server itself has no socket; listen anyway, so nothing it emits can crash us.
+    this.wss.on('error', (error) => services.logger.warn({ err: error }, 'websocket server error'));
+    // A handshake ws itself finds invalid (bad Sec-WebSocket-Key or version): answer it like our refusals.
+    this.wss.on('wsClientError', (error: Error, socket: Duplex) => {
+      services.logger.debug({ reason: error.message }, 'websocket handshake refused');
+      this.reject(socket, new AppError('INVALID_INPUT', `WebSocket handshake refused: ${error.message}.`));
+    });
   }
 
   get open(): number {
@@ -83,33 +114,39 @@ export class AgentWebSockets {
     if (afterId !== undefined && (!Number.isSafeInteger(afterId) || afterId < 0)) {
       return this.reject(
         socket,
-        400,
-        'INVALID_INPUT',
-        'after_id must be a non-negative integer (the last mail id you received).',
+        new AppError(
+          'INVALID_INPUT',
+          'after_id must be a non-negative integer (the last mail id you received).',
+        ),
       );
     }
     let principal;
     try {
       principal = await this.services.auth.resolve(credentials);
-      this.services.rateLimiter.take(principal.agentId);
+      this.services.rateLimiter.take(principal.agentId, credentials.clientAddress);
     } catch (error) {
-      const e = error instanceof AppError ? error : new AppError('UNAUTHORIZED', 'Authentication failed.');
-      return this.reject(socket, e.code === 'RATE_LIMITED' ? 429 : 401, e.code, e.message);
+      if (!(error instanceof AppError)) {
+        this.services.logger.error({ err: error }, 'websocket authentication failed unexpectedly');
+        return this.reject(socket, new AppError('INTERNAL_ERROR', internalFailure().error));
+      }
+      return this.reject(socket, error);
     }
     if (!hasPermission(principal, 'read')) {
       return this.reject(
         socket,
-        403,
-        'PERMISSION_DENIED',
-        'The WebSocket pushes mail and messages: it needs the "read" permission.',
+        new AppError(
+          'PERMISSION_DENIED',
+          'The WebSocket pushes mail and messages: it needs the "read" permission.',
+        ),
       );
     }
     if (principal.agentId !== agentIdInPath) {
       return this.reject(
         socket,
-        403,
-        'PERMISSION_DENIED',
-        `You are ${principal.agentId}; connect to /ws/${principal.agentId}.`,
+        new AppError(
+          'PERMISSION_DENIED',
+          `You are ${principal.agentId}; connect to /ws/${principal.agentId}.`,
+        ),
       );
     }
     this.wss.handleUpgrade(req, socket, head, (ws) =>
@@ -117,9 +154,9 @@ export class AgentWebSockets {
     );
   }
 
-  private reject(socket: Duplex, status: number, code: string, error: string): void {
-    this.services.metrics.error(code);
-    writeRefusal(socket, status, code, error);
+  private reject(socket: Duplex, error: AppError): void {
+    this.services.metrics.error(error.code);
+    writeRefusal(socket, error);
   }
 
   private accept(ws: WebSocket, conn: AgentSocket, afterId: number | undefined): void {
@@ -129,6 +166,16 @@ export class AgentWebSockets {
     set.add(conn);
     this.alive.add(ws);
     services.agents.connected(conn.agentId, 1);
+    // ws reports a protocol violation (a frame over MAX_FRAME_BYTES, bad UTF-8, a bad opcode) as an
+    // 'error' and then closes that socket with the matching code (1009, 1007, 1002): log, never crash.
+    // Such a client gets a moment to finish the close handshake, not ws's 30 s.
+    ws.on('error', (error: Error & { code?: string }) => {
+      services.logger.debug(
+        { agentId: conn.agentId, code: error.code, reason: error.message },
+        'websocket closed on a bad frame',
+      );
+      setTimeout(() => ws.terminate(), PROTOCOL_ERROR_GRACE_MS).unref();
+    });
     ws.on('pong', () => this.alive.add(ws));
     ws.on('message', (data: RawData) => void this.onFrame(conn, data));
     ws.on('close', () => {
@@ -138,31 +185,19 @@ export class AgentWebSockets {
       for (const sessionId of conn.sessions.keys()) this.leave(conn, sessionId);
       services.agents.connected(conn.agentId, -1);
     });
-    conn.start(afterId).catch((error: unknown) => conn.error(error));
+    conn.start(afterId).catch((error: unknown) => {
+      // Without its backlog the socket would silently miss mail: say why, and let the client reconnect.
+      conn.error(error);
+      conn.end(1011, 'the mail backlog could not be read: reconnect with ?after_id= to resume');
+    });
   }
 
   private async onFrame(conn: AgentSocket, data: RawData): Promise<void> {
     try {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(data.toString());
-      } catch {
-        throw new AppError(
-          'INVALID_INPUT',
-          'Frames are JSON objects: {"type":"heartbeat"|"subscribe"|"unsubscribe"|"ack", …}.',
-        );
-      }
-      const parsed = ClientFrame.safeParse(raw);
-      if (!parsed.success) {
-        throw new AppError(
-          'INVALID_INPUT',
-          `Unknown or malformed frame: ${parsed.error.issues[0]?.message ?? 'invalid'}.`,
-        );
-      }
-      const frame = parsed.data;
+      const frame = this.parse(conn, data);
       if (frame.type === 'subscribe' || frame.type === 'unsubscribe') {
-        // Tool frames are limited and recorded by invokeTool; these two are counted here.
-        this.services.rateLimiter.take(conn.agentId);
+        // Heartbeat and ack run as tools, which count them; every other frame is counted here.
+        this.services.rateLimiter.take(conn.agentId, conn.credentials.clientAddress);
         this.services.agents.touch(conn.agentId);
       }
       switch (frame.type) {
@@ -179,6 +214,13 @@ export class AgentWebSockets {
           break;
         }
         case 'subscribe': {
+          if (!conn.sessions.has(frame.session_id) && conn.sessions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+            throw new AppError(
+              'LIMIT_EXCEEDED',
+              `This socket already follows ${conn.sessions.size} sessions, the most one socket may: unsubscribe from one first, or open another socket.`,
+              { details: { limit: MAX_SUBSCRIPTIONS_PER_SOCKET } },
+            );
+          }
           let set = this.bySession.get(frame.session_id);
           if (!set) this.bySession.set(frame.session_id, (set = new Set()));
           set.add(conn);
@@ -204,6 +246,27 @@ export class AgentWebSockets {
     } catch (error) {
       conn.error(error);
     }
+  }
+
+  /**
+   * A frame as JSON, checked against the frame schema. A frame that is not one is refused, and
+   * counted against the agent first: a flood of garbage is answered RATE_LIMITED, not worked on.
+   */
+  private parse(conn: AgentSocket, data: RawData): ClientFrame {
+    let raw: unknown;
+    let problem: string | undefined;
+    try {
+      raw = JSON.parse(data.toString());
+    } catch {
+      problem = 'Frames are JSON objects: {"type":"heartbeat"|"subscribe"|"unsubscribe"|"ack", …}.';
+    }
+    if (problem === undefined) {
+      const parsed = ClientFrame.safeParse(raw);
+      if (parsed.success) return parsed.data;
+      problem = `Unknown or malformed frame: ${parsed.error.issues[0]?.message ?? 'invalid'}.`;
+    }
+    this.services.rateLimiter.take(conn.agentId, conn.credentials.clientAddress);
+    throw new AppError('INVALID_INPUT', problem);
   }
 
   /** Runs a frame as the tool it stands for, with the socket's credentials: same checks, same results. */

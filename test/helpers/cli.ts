@@ -1,0 +1,87 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (through tsx) with exactly `env` (plus PATH) and collects its exit code and output. */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A `serve` process of the real CLI, started and read until its banner says where it listens. */
+export interface CliServer {
+  readonly url: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then waits for the exit (SIGKILL after 15 s). */
+  stop(): Promise<number | null>;
+}
+
+export function startCliServer(env: Record<string, string>): Promise<CliServer> {
+  const child = spawn(process.execPath, [...CLI, 'serve'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: '0', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not print its banner:\n${stdout}\n${stderr}`));
+    }, 30_000);
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const url = /is serving on (http:\/\/\S+)/.exec(stdout)?.[1];
+      // The banner's last line names the other clients: wait for all of it.
+      if (url === undefined || !stdout.includes('other clients')) return;
+      clearTimeout(timer);
+      resolve({
+        url,
+        child,
+        stdout: () => stdout,
+        stderr: () => stderr,
+        async stop() {
+          if (child.exitCode !== null) return child.exitCode;
+          child.kill('SIGTERM');
+          const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          const code = await exited;
+          clearTimeout(kill);
+          return code;
+        },
+      });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`));
+    });
+  });
+}
