@@ -2,6 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../bench/corpus.js';
 import { TOOLS } from '../src/tools/registry.js';
 import { connectMcp } from './helpers/mcp-client.js';
 import { type TestServer, callHttpTool, startTestServer, tokenFor } from './helpers/server.js';
@@ -14,18 +15,6 @@ import { type TestServer, callHttpTool, startTestServer, tokenFor } from './help
 const SEED = Number(process.env.HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CALLS_PER_TOOL = 14;
 const MCP_CALLS_PER_TOOL = 4;
-
-/** mulberry32: a small seeded PRNG, so that a failing run can be replayed exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const deep = (depth: number, leaf: unknown, asArray: boolean): unknown => {
   let v = leaf;

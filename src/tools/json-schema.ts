@@ -160,8 +160,14 @@ export function optionalKeys(input: z.ZodObject): ReadonlySet<string> {
 export function nullAsAbsent(optional: ReadonlySet<string>): (raw: unknown) => unknown {
   return (raw) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
-    const entries = Object.entries(raw);
-    if (!entries.some(([key, value]) => value === null && optional.has(key))) return raw;
-    return Object.fromEntries(entries.filter(([key, value]) => !(value === null && optional.has(key))));
+    // Every tool call passes here: look without allocating, copy only when a null is to be dropped.
+    const args = raw as Record<string, unknown>;
+    let copy: Record<string, unknown> | undefined;
+    for (const key in args) {
+      if (args[key] !== null || !optional.has(key) || !Object.hasOwn(args, key)) continue;
+      copy ??= { ...args };
+      delete copy[key];
+    }
+    return copy ?? raw;
   };
 }

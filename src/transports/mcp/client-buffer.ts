@@ -36,6 +36,20 @@ export class ClientBuffer {
     res.once('close', () => this.open.delete(res));
   }
 
+  /**
+   * For a reply our own code wrote in one piece (the fast path's JSON): counted only when the
+   * socket did not take all of it. Cheaper than `track`, whose wrappers change the shape of every
+   * response object they touch (and so slow Node's HTTP code down for all of them).
+   */
+  settle(res: ServerResponse): void {
+    if (res.writableLength === 0 || res.destroyed) return;
+    if (!this.open.has(res)) {
+      this.open.add(res);
+      res.once('close', () => this.open.delete(res));
+    }
+    this.check();
+  }
+
   /** Open responses of this client (the GET stream included). */
   get streams(): number {
     return this.open.size;

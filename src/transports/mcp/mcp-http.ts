@@ -204,12 +204,15 @@ export class McpHttpEndpoint {
     body?: unknown,
   ): Promise<void> {
     this.sessions.touch(session);
-    session.buffer.track(res);
     if (session.agentId === undefined) await this.bind(session, credentials, body);
     const bound = session.agentId !== undefined ? { ...credentials, boundTo: session.agentId } : credentials;
     setCredentials(req, bound);
     if (req.method === 'POST') {
-      if (await tryFastToolCall(this.mcp, session.id, req, res, body, bound)) return;
+      if (await tryFastToolCall(this.mcp, session.id, req, res, body, bound)) {
+        session.buffer.settle(res);
+        return;
+      }
+      session.buffer.track(res);
       const ids = requestIds(body);
       if (ids.length > 0) res.once('finish', () => session.events.forgetReplies(ids));
     } else if (req.method === 'GET') {
@@ -221,6 +224,7 @@ export class McpHttpEndpoint {
         return;
       }
     }
+    session.buffer.track(res);
     await session.transport.handleRequest(req, res, body);
   }
 
