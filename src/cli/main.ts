@@ -10,7 +10,7 @@ import { createLogger } from '../logger.js';
 import { startApp } from '../app/app.js';
 import { createServices } from '../app/services.js';
 import { resolveSecrets, rotateKeysFile } from '../auth/secrets.js';
-import { isAgentKeyAction, runAgentKeyCommand } from '../auth/agent-key.cli.js';
+import { isAgentKeyAction, runAgentKeyCommand } from './agent-keys.command.js';
 import { openStore } from '../store/open-store.js';
 import { STDIO_IDENTITY_HINT, serveMcpStdio } from '../transports/mcp/mcp-stdio.js';
 import { CLIENTS, type ClientName, clientConfig } from './client-config.js';

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import { AGENT_ID_PATTERN } from '../core/ids.js';
 import { openStore } from '../store/open-store.js';
-import { AgentKeys } from './agent-key.service.js';
+import { AgentKeys } from '../auth/agent-key.service.js';
 
 export const AGENT_KEY_ACTIONS = ['issue', 'revoke', 'list'] as const;
 export type AgentKeyAction = (typeof AGENT_KEY_ACTIONS)[number];
