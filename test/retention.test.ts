@@ -42,3 +42,38 @@ describe('retention', () => {
     expect((await call('get_memory', { key: 'long' })).value).toBe(2);
   });
 });
+
+describe('retention of the audit log and of revocations', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      RETENTION_INTERVAL_SECONDS: '0',
+      RETENTION_AUDIT_DAYS: '1',
+      JWT_TOKEN_EXPIRY: '60',
+    });
+  });
+  afterAll(async () => server.cleanup());
+
+  it('purges audit entries older than RETENTION_AUDIT_DAYS and revocations of expired tokens, through the services', async () => {
+    const leaver = { authorization: `Bearer ${await tokenFor(server, 'leaver')}` };
+    expect((await callHttpTool(server.url, 'revoke_token', {}, leaver)).body.success).toBe(true);
+    const admin = { authorization: `Bearer ${await tokenFor(server, 'auditor', { admin: true })}` };
+    const auditLog = async () =>
+      (await callHttpTool(server.url, 'get_audit_log', { limit: 1000 }, admin)).body.entries as Array<{
+        action: string;
+      }>;
+    expect((await auditLog()).map((e) => e.action)).toContain('revoke_token');
+
+    // The token expires in 60 s and the entry is a day old only in two days: nothing goes yet.
+    const soon = await runRetention(server.app.services, Date.now() + 2_000);
+    expect(soon).toMatchObject({ audit: 0, revocations: 0 });
+
+    const later = await runRetention(server.app.services, Date.now() + 2 * DAY);
+    expect(later.revocations).toBe(1);
+    expect(later.audit).toBeGreaterThanOrEqual(1);
+    expect((await auditLog()).map((e) => e.action)).not.toContain('revoke_token');
+    // The revoked token stays refused after its revocation row is gone.
+    expect((await callHttpTool(server.url, 'list_sessions', {}, leaver)).body.code).toBe('TOKEN_REVOKED');
+  });
+});

@@ -3,10 +3,10 @@ import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, takePage }
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
 import type { AgentRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
+import { recordChange } from '../store/change-feed.js';
 import { findAgent, listAgents, recordHeartbeat, touchAgents, upsertAgent } from './agent.repository.js';
 
 export const AGENT_STATUSES = ['active', 'idle', 'offline'] as const;
@@ -40,7 +40,8 @@ export class AgentService {
 
   constructor(
     private readonly db: Db,
-    private readonly bus: EventBus,
+    /** A failed presence record (a WebSocket connect or disconnect) is reported here. */
+    private readonly onError: (error: unknown) => void = () => undefined,
   ) {
     this.flusher = setInterval(() => void this.flush().catch(() => undefined), FLUSH_MS);
     this.flusher.unref();
@@ -57,7 +58,7 @@ export class AgentService {
     if (n > 0) this.connections.set(agentId, n);
     else this.connections.delete(agentId);
     this.touch(agentId);
-    this.bus.publish({ type: 'agent.presence', agentId, sessionId: null, status: n > 0 ? 'active' : 'idle' });
+    recordChange(this.db, 'presence', null, agentId, n > 0 ? 'active' : 'idle').catch(this.onError);
   }
 
   async flush(): Promise<void> {
@@ -113,6 +114,7 @@ export class AgentService {
         last_heartbeat: now,
         last_activity: now,
       });
+      await recordChange(trx, 'presence', saved.session_id, caller.agentId, 'active', now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'register_agent',
@@ -124,40 +126,46 @@ export class AgentService {
     const peers = (await listAgents(this.db, input.sessionId, 1000))
       .filter((r) => r.agent_id !== caller.agentId)
       .map((r) => this.view(r, now));
-    this.bus.publish({
-      type: 'agent.presence',
-      agentId: caller.agentId,
-      sessionId: row.session_id,
-      status: 'active',
-    });
     return { agent: this.view(row, now), peers };
   }
 
   async heartbeat(caller: Principal, status: 'active' | 'idle' | undefined): Promise<AgentView> {
     const now = nowMs();
-    let row = await recordHeartbeat(this.db, caller.agentId, now, status ?? null);
-    if (row === undefined) {
-      // A heartbeat from an agent that never registered registers it, without a session.
-      row = await upsertAgent(this.db, {
-        agent_id: caller.agentId,
-        agent_type: caller.agentType,
-        name: null,
-        capabilities: toJsonText([]),
-        session_id: null,
-        status_hint: status ?? null,
-        registered_at: now,
-        last_heartbeat: now,
-        last_activity: now,
-      });
-    }
-    const view = this.view(row, now);
-    this.bus.publish({
-      type: 'agent.presence',
-      agentId: caller.agentId,
-      sessionId: row.session_id,
-      status: view.status,
+    const row = await this.db.transaction().execute(async (trx) => {
+      const saved =
+        (await recordHeartbeat(trx, caller.agentId, now, status ?? null)) ??
+        (await this.registerBare(trx, caller, now, status));
+      await recordChange(
+        trx,
+        'presence',
+        saved.session_id,
+        caller.agentId,
+        saved.status_hint ?? 'active',
+        now,
+      );
+      return saved;
     });
-    return view;
+    return this.view(row, now);
+  }
+
+  /** A heartbeat from an agent that never registered registers it, without a session. */
+  private registerBare(
+    trx: Db,
+    caller: Principal,
+    now: number,
+    status: 'active' | 'idle' | undefined,
+  ): Promise<AgentRow> {
+    return upsertAgent(trx, {
+      agent_id: caller.agentId,
+      agent_type: caller.agentType,
+      name: null,
+      capabilities: toJsonText([]),
+      session_id: null,
+      status_hint: status ?? null,
+      registered_at: now,
+      last_heartbeat: now,
+      last_activity: now,
+    });
   }
 
   /**

@@ -30,6 +30,12 @@ export async function listSent(
   return q.orderBy('id', 'asc').limit(limit).execute();
 }
 
+/** The mail rows with these ids (any order; ids that no longer exist are left out). */
+export async function findMailByIds(db: Db, ids: readonly number[]): Promise<MailRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('mail').selectAll().where('id', 'in', ids).execute();
+}
+
 export async function findMail(db: Db, id: number): Promise<MailRow | undefined> {
   return db.selectFrom('mail').selectAll().where('id', '=', id).executeTakeFirst();
 }

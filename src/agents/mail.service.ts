@@ -4,12 +4,20 @@ import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage }
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
 import type { MailView } from '../events/events.js';
+import { recordChange } from '../store/change-feed.js';
 import type { MailRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import type { AgentService } from './agent.service.js';
-import { findMail, insertMail, listInbox, listSent, markDelivered, markRead } from './mail.repository.js';
+import {
+  findMail,
+  findMailByIds,
+  insertMail,
+  listInbox,
+  listSent,
+  markDelivered,
+  markRead,
+} from './mail.repository.js';
 
 export type { MailView };
 
@@ -46,7 +54,6 @@ const mailBytes = (view: MailView): number =>
 export class MailService {
   constructor(
     private readonly db: Db,
-    private readonly bus: EventBus,
     private readonly agents: AgentService,
     private readonly maxContentLength: number,
     /** MAX_REPLY_BYTES: an inbox or sent page ends early beyond it. */
@@ -109,6 +116,7 @@ export class MailService {
           created_at: now,
         })),
       );
+      for (const row of inserted) await recordChange(trx, 'mail', null, row.to_agent, row.id, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'send_message',
@@ -117,7 +125,6 @@ export class MailService {
       });
       return inserted;
     });
-    for (const row of rows) this.bus.publish({ type: 'mail.sent', mail: toMailView(row) });
     return {
       message_ids: rows.map((r) => Number(r.id)),
       recipients,
@@ -147,20 +154,38 @@ export class MailService {
     };
   }
 
+  /**
+   * One page of the caller's inbox after `afterId`, in id order, for a push channel (the WebSocket
+   * backlog): nothing is marked delivered here. With `undeliveredOnly`, mail delivered already is
+   * left out. `next_cursor` resumes after the last row read (returned or not); null at the end.
+   */
+  async backlog(
+    caller: Principal,
+    filter: { afterId: number; undeliveredOnly: boolean; limit: number },
+  ): Promise<{ messages: MailView[]; next_cursor: number | null }> {
+    const rows = await listInbox(this.db, caller.agentId, { afterId: filter.afterId }, filter.limit);
+    const wanted = filter.undeliveredOnly ? rows.filter((r) => r.delivered_at === null) : rows;
+    const last = rows.at(-1);
+    return {
+      messages: wanted.map(toMailView),
+      next_cursor: rows.length < filter.limit || last === undefined ? null : Number(last.id),
+    };
+  }
+
   /** Marks pushed or fetched mail delivered and tells the senders. Returns the updated views by id. */
   async delivered(
     agentId: string,
     rows: ReadonlyArray<{ id: number; delivered_at: unknown }>,
   ): Promise<Map<number, MailView>> {
     const ids = rows.filter((r) => r.delivered_at === null).map((r) => Number(r.id));
-    const changed = await markDelivered(this.db, agentId, ids, nowMs());
-    const views = new Map<number, MailView>();
-    for (const row of changed) {
-      const view = toMailView(row);
-      views.set(view.id, view);
-      this.bus.publish({ type: 'mail.receipt', mail: view });
-    }
-    return views;
+    if (ids.length === 0) return new Map();
+    const now = nowMs();
+    const changed = await this.db.transaction().execute(async (trx) => {
+      const updated = await markDelivered(trx, agentId, ids, now);
+      for (const row of updated) await recordChange(trx, 'receipt', null, row.from_agent, row.id, now);
+      return updated;
+    });
+    return new Map(changed.map((row) => [Number(row.id), toMailView(row)]));
   }
 
   async sent(caller: Principal, afterId: number | undefined, limit: number): Promise<MailPage> {
@@ -174,11 +199,19 @@ export class MailService {
     return { messages: page.items, ...pageInfo(page, (m) => m.id) };
   }
 
+  /** The mail with these ids as it is now, whoever it is for (the change feed's reader routes it). */
+  async byIds(ids: readonly number[]): Promise<MailView[]> {
+    return (await findMailByIds(this.db, ids)).map(toMailView);
+  }
+
   async ack(caller: Principal, id: number): Promise<MailView> {
-    const row = await markRead(this.db, caller.agentId, id, nowMs());
-    if (row === undefined) throw mailNotFound(id);
-    const view = toMailView(row);
-    this.bus.publish({ type: 'mail.receipt', mail: view });
-    return view;
+    const now = nowMs();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const updated = await markRead(trx, caller.agentId, id, now);
+      if (updated === undefined) throw mailNotFound(id);
+      await recordChange(trx, 'receipt', null, updated.from_agent, updated.id, now);
+      return updated;
+    });
+    return toMailView(row);
   }
 }

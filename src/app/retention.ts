@@ -1,29 +1,27 @@
-import { purgeAuditBefore } from '../audit/audit.repository.js';
-import { purgeExpiredRevocations } from '../auth/revocation.repository.js';
-import { purgeExpiredMemory } from '../memory/memory.repository.js';
-import { deleteMessagesBefore } from '../messages/message.repository.js';
-import { deleteArchivedSessionsBefore } from '../sessions/session.repository.js';
 import type { Services } from './services.js';
 
 const DAY_MS = 86_400_000;
 
 /**
  * The background clean-up: expired memory and revocations always; old audit rows, archived
- * sessions and old messages only when their RETENTION_* setting is above 0.
+ * sessions and old messages only when their RETENTION_* setting is above 0. Each purge is a method
+ * of the feature's service: the app layer reaches the database only through services.
  */
 export async function runRetention(services: Services, now = Date.now()): Promise<Record<string, number>> {
-  const { db } = services.store;
   const { retention } = services.config;
   const result: Record<string, number> = {
-    memory: await purgeExpiredMemory(db, now),
-    revocations: await purgeExpiredRevocations(db, now),
+    memory: await services.memory.purgeExpired(now),
+    revocations: await services.auth.purgeExpiredRevocations(now),
   };
-  if (retention.auditDays > 0) result.audit = await purgeAuditBefore(db, now - retention.auditDays * DAY_MS);
+  if (retention.auditDays > 0)
+    result.audit = await services.audit.purgeBefore(now - retention.auditDays * DAY_MS);
   if (retention.archivedSessionDays > 0) {
-    result.sessions = await deleteArchivedSessionsBefore(db, now - retention.archivedSessionDays * DAY_MS);
+    result.sessions = await services.sessions.purgeArchivedBefore(
+      now - retention.archivedSessionDays * DAY_MS,
+    );
   }
   if (retention.messageDays > 0)
-    result.messages = await deleteMessagesBefore(db, now - retention.messageDays * DAY_MS);
+    result.messages = await services.messages.purgeBefore(now - retention.messageDays * DAY_MS);
   return result;
 }
 

@@ -2,12 +2,13 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { AgentService } from '../agents/agent.service.js';
 import { MailService } from '../agents/mail.service.js';
+import { AuditLog } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import { type Secrets, resolveSecrets } from '../auth/secrets.js';
-import { type EventBus, InMemoryEventBus } from '../events/event-bus.js';
 import { MemoryService } from '../memory/memory.service.js';
 import { MessageService } from '../messages/message.service.js';
 import { Metrics } from '../metrics/metrics.js';
+import { FeedReader } from '../realtime/feed-reader.js';
 import { MessageWaiter } from '../realtime/message-waiter.js';
 import { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import { ResourceSubscriptions } from '../realtime/resource-subscriptions.js';
@@ -23,7 +24,8 @@ export interface Services {
   readonly logger: Logger;
   readonly secrets: Secrets;
   readonly store: Store;
-  readonly bus: EventBus;
+  /** The process's one reader of the change feed: every real-time consumer listens here. */
+  readonly feed: FeedReader;
   readonly metrics: Metrics;
   readonly rateLimiter: TokenBucketRateLimiter;
   /**
@@ -40,6 +42,8 @@ export interface Services {
   readonly search: SearchService;
   readonly agents: AgentService;
   readonly mail: MailService;
+  /** The audit trail, for the admin tool and retention (writes go with each action's transaction). */
+  readonly audit: AuditLog;
   readonly waiter: MessageWaiter;
   readonly subscriptions: ResourceSubscriptions;
   /** Stops background work and closes the store. */
@@ -51,17 +55,11 @@ const MAX_METADATA_BYTES = 64 * 1024;
 /** How often agent keys are re-read from the database (one indexed query of the rows changed since). */
 const AGENT_KEY_SYNC_MS = 1_000;
 
-export async function createServices(config: Config, logger: Logger, bus?: EventBus): Promise<Services> {
+export async function createServices(config: Config, logger: Logger): Promise<Services> {
   const secrets = resolveSecrets(config);
   const metrics = new Metrics();
   const store = await openStore(config.database, { onQuery: (sql, ms) => metrics.dbQuery(sql, ms) });
   const db = store.db;
-  const events =
-    bus ??
-    new InMemoryEventBus((error, event) =>
-      logger.error({ err: error, event: event.type }, 'event listener failed'),
-    );
-  events.subscribe((event) => metrics.busEvent(event.type));
   const anon = config.anonymousRateLimit;
   const anonymousLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {
     what: (address) => `unauthenticated requests from ${address}`,
@@ -76,45 +74,68 @@ export async function createServices(config: Config, logger: Logger, bus?: Event
   const authFailureLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {
     what: (address) => `failed authentications from ${address}`,
   });
-  const auth = new AuthService(db, events, secrets, {
+  const auth = new AuthService(db, secrets, {
     tokenTtlSeconds: config.tokenExpirySeconds,
     requireAgentKeys: config.requireAgentKeys,
     agentLimiter: rateLimiter,
     failureLimiter: authFailureLimiter,
   });
   await auth.init();
-  // Keys issued or revoked by another process on this database (the CLI) take effect within a second.
+  // Keys issued or revoked by another process on this database (the CLI) take effect when the
+  // change feed brings their change (below); this poll is the safety net.
   auth.agentKeys.watch(AGENT_KEY_SYNC_MS, (error) => logger.warn({ err: error }, 'agent key sync failed'));
-  const messages = new MessageService(db, new GroupCommit(db), events, {
+  const messages = new MessageService(db, new GroupCommit(db), {
     maxContentLength: config.maxContentLength,
     maxMetadataBytes: MAX_METADATA_BYTES,
     maxReplyBytes: config.limits.maxReplyBytes,
   });
-  const agents = new AgentService(db, events);
-  const waiter = new MessageWaiter(events, messages);
+  const agents = new AgentService(db, (error) => logger.warn({ err: error }, 'recording presence failed'));
+  const mail = new MailService(db, agents, config.maxContentLength, config.limits.maxReplyBytes);
+  const feed = new FeedReader(
+    store.changeFeed,
+    { messages: (ids) => messages.byIds(ids), mail: (ids) => mail.byIds(ids) },
+    {
+      issuedKeyEndsConnections: config.requireAgentKeys,
+      onError: (error) => logger.error({ err: error }, 'reading the change feed failed'),
+    },
+  );
+  const syncKeys = () =>
+    auth.agentKeys.sync().catch((error: unknown) => logger.warn({ err: error }, 'agent key sync failed'));
+  feed.subscribe((event) => {
+    metrics.feedEvent(event.type);
+    // Revocations by any process on the database take effect here at once.
+    if (event.type === 'token.revoked') {
+      if (event.jti !== undefined) auth.noteRevoked(event.jti);
+      else void syncKeys();
+    } else if (event.type === 'agent_key.changed') void syncKeys();
+  });
+  const waiter = new MessageWaiter(feed, messages);
   metrics.track('long_polls', () => waiter.waiting);
-  const subscriptions = new ResourceSubscriptions(events);
+  const subscriptions = new ResourceSubscriptions(feed);
+  await feed.start();
   return {
     config,
     logger,
     secrets,
     store,
-    bus: events,
+    feed,
     metrics,
     rateLimiter,
     anonymousLimiter,
     authFailureLimiter,
     auth,
-    sessions: new SessionService(db, events, config.limits.maxReplyBytes),
+    sessions: new SessionService(db, config.limits.maxReplyBytes),
     messages,
-    memory: new MemoryService(db, events, config.maxMemoryValueBytes, config.limits.maxReplyBytes),
+    memory: new MemoryService(db, config.maxMemoryValueBytes, config.limits.maxReplyBytes),
     search: new SearchService(db, store.searchIndex, config.limits.maxReplyBytes),
     agents,
-    mail: new MailService(db, events, agents, config.maxContentLength, config.limits.maxReplyBytes),
+    mail,
+    audit: new AuditLog(db, config.limits.maxReplyBytes),
     waiter,
     subscriptions,
     async close() {
       auth.agentKeys.stop();
+      await feed.close();
       waiter.close();
       subscriptions.close();
       agents.stop();

@@ -3,7 +3,7 @@ import { type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js'
 import { nowMs, toIso } from '../core/time.js';
 import type { AuditRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
-import { insertAudit, listAudit } from './audit.repository.js';
+import { insertAudit, listAudit, purgeAuditBefore } from './audit.repository.js';
 
 export interface AuditEntry {
   id: number;
@@ -66,3 +66,25 @@ export const auditService = {
     return { entries: page.items, ...pageInfo(page, (e) => e.id) };
   },
 };
+
+/** The audit trail bound to the database, for readers outside a transaction (admin tools, retention). */
+export class AuditLog {
+  constructor(
+    private readonly db: Db,
+    /** MAX_REPLY_BYTES: a page of entries ends early beyond it. */
+    private readonly maxReplyBytes: number,
+  ) {}
+
+  /** Newest first; see `auditService.list`. */
+  list(
+    filter: { sessionId?: string | undefined; agentId?: string | undefined; beforeId?: number | undefined },
+    limit: number,
+  ): Promise<{ entries: AuditEntry[] } & PageInfo<number>> {
+    return auditService.list(this.db, filter, limit, this.maxReplyBytes);
+  }
+
+  /** Retention: deletes the entries recorded before `cutoff` (ms); returns how many. */
+  purgeBefore(cutoff: number): Promise<number> {
+    return purgeAuditBefore(this.db, cutoff);
+  }
+}

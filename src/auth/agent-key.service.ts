@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { auditService } from '../audit/audit.service.js';
 import { toIso, toIsoOrNull } from '../core/time.js';
+import { recordChange } from '../store/change-feed.js';
 import type { AgentKeyRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import {
@@ -24,15 +25,6 @@ const CLOCK_SLACK_MS = 10_000;
 
 /** sha256 of a 256-bit random key: enough to store instead of the key (no salt or KDF needed). */
 export const hashAgentKey = (key: string): string => createHash('sha256').update(key).digest('hex');
-
-/** What changed for one agent after a sync, an issue or a revoke in this process. */
-export interface AgentKeyChange {
-  readonly agentId: string;
-  /** A key this process knew as active is revoked (or replaced). */
-  readonly ended: boolean;
-  /** A key this process did not know as active is now active. */
-  readonly issued: boolean;
-}
 
 /** A key as listed: never the key itself, nor its hash. */
 export interface AgentKeyView {
@@ -83,14 +75,11 @@ export class AgentKeys {
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
-  constructor(
-    private readonly db: Db,
-    private readonly onChange: (change: AgentKeyChange) => void = () => undefined,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   /** Loads every key, active and revoked (so revocations survive a restart). */
   async load(): Promise<void> {
-    this.apply(await keysChangedSince(this.db, 0), false);
+    this.apply(await keysChangedSince(this.db, 0));
   }
 
   /** Polls the database every `intervalMs` for keys issued or revoked by another process. */
@@ -105,12 +94,22 @@ export class AgentKeys {
     clearInterval(this.timer);
   }
 
-  /** Applies the rows changed since the last sync; one sync at a time. */
+  /**
+   * Applies the rows changed since the last sync. Syncs run one after another, and each reads after
+   * the call: a sync asked for after a commit (the change feed's agent_key change) sees it.
+   */
   sync(): Promise<void> {
-    this.syncing ??= keysChangedSince(this.db, this.syncedUpTo - CLOCK_SLACK_MS)
-      .then((rows) => this.apply(rows, true))
-      .finally(() => (this.syncing = undefined));
-    return this.syncing;
+    const next = (this.syncing ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => keysChangedSince(this.db, this.syncedUpTo - CLOCK_SLACK_MS))
+      .then((rows) => this.apply(rows));
+    this.syncing = next;
+    void next
+      .finally(() => {
+        if (this.syncing === next) this.syncing = undefined;
+      })
+      .catch(() => undefined);
+    return next;
   }
 
   /** The key record for a presented key, or undefined when it is no agent key of this server. */
@@ -120,7 +119,7 @@ export class AgentKeys {
     const known = this.byHash.get(hash);
     if (known !== undefined) return known;
     const row = await findKeyByHash(this.db, hash);
-    if (row !== undefined) this.apply([row], true);
+    if (row !== undefined) this.apply([row]);
     return this.byHash.get(hash);
   }
 
@@ -129,7 +128,7 @@ export class AgentKeys {
     const known = this.byId.get(keyId);
     if (known !== undefined) return known;
     const row = await findKeyById(this.db, keyId);
-    if (row !== undefined) this.apply([row], true);
+    if (row !== undefined) this.apply([row]);
     return this.byId.get(keyId);
   }
 
@@ -161,6 +160,8 @@ export class AgentKeys {
         replaced = previous.key_id;
       }
       await insertAgentKey(trx, row);
+      // Every process ends the agent's connections on `ended` (and on `issued` with REQUIRE_AGENT_KEYS).
+      await recordChange(trx, 'agent_key', null, agentId, replaced === null ? 'issued' : 'ended', now);
       await auditService.record(trx, {
         agentId,
         action: 'issue_agent_key',
@@ -178,6 +179,7 @@ export class AgentKeys {
       const active = await findActiveKey(trx, agentId);
       if (active === undefined) return undefined;
       await revokeActiveKey(trx, agentId, now, actor);
+      await recordChange(trx, 'agent_key', null, agentId, 'ended', now);
       await auditService.record(trx, {
         agentId,
         action: 'revoke_agent_key',
@@ -195,7 +197,7 @@ export class AgentKeys {
   }
 
   private async reload(agentId: string): Promise<void> {
-    this.apply(await listAgentKeys(this.db, { includeRevoked: true, agentId }), true);
+    this.apply(await listAgentKeys(this.db, { includeRevoked: true, agentId }));
   }
 
   private remember(row: AgentKeyRow): AgentKeyRow {
@@ -207,13 +209,7 @@ export class AgentKeys {
     return merged;
   }
 
-  private apply(rows: readonly AgentKeyRow[], notify: boolean): void {
-    const changes = new Map<string, { ended: boolean; issued: boolean }>();
-    const changeOf = (agentId: string) => {
-      let change = changes.get(agentId);
-      if (change === undefined) changes.set(agentId, (change = { ended: false, issued: false }));
-      return change;
-    };
+  private apply(rows: readonly AgentKeyRow[]): void {
     const merged = rows.map((row) => {
       this.syncedUpTo = Math.max(this.syncedUpTo, Number(row.updated_at));
       return this.remember(row);
@@ -222,7 +218,6 @@ export class AgentKeys {
     for (const row of merged) {
       if (row.revoked_at !== null && this.activeByAgent.get(row.agent_id)?.key_id === row.key_id) {
         this.activeByAgent.delete(row.agent_id);
-        changeOf(row.agent_id).ended = true;
       }
     }
     for (const row of merged) {
@@ -232,12 +227,8 @@ export class AgentKeys {
       if (previous !== undefined) {
         // Replaced: the old key is revoked in the same transaction, even if that row was not read here.
         this.remember({ ...previous, revoked_at: Number(row.created_at), revoked_by: row.created_by });
-        changeOf(row.agent_id).ended = true;
       }
       this.activeByAgent.set(row.agent_id, row);
-      changeOf(row.agent_id).issued = true;
     }
-    if (!notify) return;
-    for (const [agentId, change] of changes) this.onChange({ agentId, ...change });
   }
 }

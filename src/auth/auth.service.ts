@@ -1,13 +1,13 @@
 import { AppError } from '../core/errors.js';
 import { AGENT_ID_PATTERN } from '../core/ids.js';
 import { auditService } from '../audit/audit.service.js';
-import type { EventBus } from '../events/event-bus.js';
 import type { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import type { AgentKeyRow } from '../store/schema.js';
+import { recordChange } from '../store/change-feed.js';
 import type { Db } from '../store/store.js';
-import { type AgentKeyChange, AgentKeys } from './agent-key.service.js';
+import { AgentKeys } from './agent-key.service.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
-import { insertRevocation } from './revocation.repository.js';
+import { insertRevocation, purgeExpiredRevocations } from './revocation.repository.js';
 import { type Secrets, secretEquals } from './secrets.js';
 import { type TokenClaims, TokenCodec, type TokenOrigin } from './token.js';
 
@@ -66,13 +66,12 @@ export class AuthService {
 
   constructor(
     private readonly db: Db,
-    private readonly bus: EventBus,
     private readonly secrets: Secrets,
     private readonly options: AuthOptions,
   ) {
     this.codec = new TokenCodec(secrets.jwtSecret, options.tokenTtlSeconds);
     this.failures = options.failureLimiter;
-    this.agentKeys = new AgentKeys(db, (change) => this.agentKeyChanged(change));
+    this.agentKeys = new AgentKeys(db);
   }
 
   /** Loads the revocations that still matter (tokens not yet expired) and the agent keys. */
@@ -87,14 +86,11 @@ export class AuthService {
   }
 
   /**
-   * An agent's key was revoked or replaced, or (with REQUIRE_AGENT_KEYS) the agent got its first
-   * key: every open connection authenticated as that agent ends (WebSockets close with 4001,
-   * resource subscriptions are dropped); its tokens are refused at the next resolve.
+   * A token was revoked, here or by another process on the database (the change feed says so):
+   * it is refused from now on without a query.
    */
-  private agentKeyChanged(change: AgentKeyChange): void {
-    if (change.ended || (change.issued && this.options.requireAgentKeys)) {
-      this.bus.publish({ type: 'token.revoked', jti: undefined, agentId: change.agentId });
-    }
+  noteRevoked(jti: string): void {
+    this.revoked.add(jti);
   }
 
   private async identify(apiKey: string): Promise<KeyMatch | undefined> {
@@ -382,11 +378,17 @@ export class AuthService {
         revoked_at: Date.now(),
         expires_at: expiresAtSec * 1000,
       });
+      // Open connections (WebSockets, subscriptions) authenticated with this token end when the
+      // feed reader of each process reads this change.
+      await recordChange(trx, 'revocation', null, agentId, jti);
       await auditService.record(trx, { agentId, action, details: { jti } });
     });
     this.revoked.add(jti);
-    // Open connections (WebSockets, subscriptions) authenticated with this token end now.
-    this.bus.publish({ type: 'token.revoked', jti, agentId });
+  }
+
+  /** Retention: deletes the revocations of tokens expired before `now` (ms); returns how many. */
+  purgeExpiredRevocations(now: number): Promise<number> {
+    return purgeExpiredRevocations(this.db, now);
   }
 }
 

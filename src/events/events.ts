@@ -14,22 +14,28 @@ export interface MailView {
   read_at: string | null;
 }
 
-/** One typed event per committed write. Transports subscribe; the core only publishes. */
-export type DomainEvent =
+/**
+ * One committed change as the feed reader (src/realtime/feed-reader.ts) hands it to real-time
+ * consumers, with its feed cursor. Writers never build these: they record a change row in their
+ * transaction (src/store/change-feed.ts) and the reader turns committed rows into events.
+ */
+export type DomainEvent = { cursor: number } & (
   | { type: 'message.created'; message: MessageView }
-  | { type: 'session.created' | 'session.updated'; sessionId: string; status: string; actor: string }
-  | {
-      type: 'memory.changed';
-      agentId: string;
-      key: string;
-      sessionId: string | null;
-      version: number | null;
-      deleted: boolean;
-    }
+  | { type: 'session.changed'; sessionId: string; status: string; actor: string | null }
+  | { type: 'memory.changed'; agentId: string; key: string; sessionId: string | null }
   | { type: 'mail.sent'; mail: MailView }
   | { type: 'mail.receipt'; mail: MailView }
   | { type: 'agent.presence'; agentId: string; sessionId: string | null; status: string }
-  /** One token ended (jti), or every credential of the agent (jti undefined: its agent key was revoked). */
-  | { type: 'token.revoked'; jti: string | undefined; agentId: string };
+  /** One token ended (jti), or every credential of the agent (jti undefined: its agent key ended). */
+  | { type: 'token.revoked'; jti: string | undefined; agentId: string }
+  /** An agent got a key that ends nothing (token.revoked with no jti says a key ended). */
+  | { type: 'agent_key.changed'; agentId: string }
+);
 
 export type DomainEventType = DomainEvent['type'];
+
+/** Where real-time consumers listen; the feed reader is the one source. */
+export interface FeedEvents {
+  /** Returns an idempotent unsubscribe. */
+  subscribe(listener: (event: DomainEvent) => void): () => void;
+}

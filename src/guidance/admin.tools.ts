@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { auditService } from '../audit/audit.service.js';
 import { defineTool } from '../tools/tool.js';
 import { agentIdArg, sessionIdArg } from '../tools/schemas.js';
 import { GUIDANCE, GUIDANCE_TYPES } from './guidance.js';
@@ -41,11 +40,9 @@ export const adminTools = [
     },
     annotations: { readOnlyHint: true },
     async handler(args, { services }) {
-      return auditService.list(
-        services.store.db,
+      return services.audit.list(
         { sessionId: args.session_id, agentId: args.agent_id, beforeId: args.before_id },
         args.limit,
-        services.config.limits.maxReplyBytes,
       );
     },
   }),

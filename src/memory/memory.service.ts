@@ -4,8 +4,8 @@ import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage }
 import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
+import { recordChange } from '../store/change-feed.js';
 import type { MemoryRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import {
@@ -15,6 +15,7 @@ import {
   findLiveMemory,
   insertMemory,
   listLiveMemory,
+  purgeExpiredMemory,
   replaceMemory,
 } from './memory.repository.js';
 
@@ -98,7 +99,6 @@ function decodeCursor(cursor: string): { scopeKey: string; key: string } {
 export class MemoryService {
   constructor(
     private readonly db: Db,
-    private readonly bus: EventBus,
     private readonly maxValueBytes: number,
     /** MAX_REPLY_BYTES: a page of entries ends early beyond it (one entry always comes back). */
     private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
@@ -153,6 +153,7 @@ export class MemoryService {
       } else {
         await insertMemory(trx, { agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
       }
+      await recordChange(trx, 'memory', input.sessionId ?? null, caller.agentId, input.key, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'set_memory',
@@ -161,14 +162,6 @@ export class MemoryService {
         details: { version: row.version },
       });
       return toEntry({ agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
-    });
-    this.bus.publish({
-      type: 'memory.changed',
-      agentId: caller.agentId,
-      key: entry.key,
-      sessionId: entry.session_id,
-      version: entry.version,
-      deleted: false,
     });
     return entry;
   }
@@ -219,6 +212,7 @@ export class MemoryService {
     await this.db.transaction().execute(async (trx) => {
       const deleted = await deleteLiveMemory(trx, address(caller, key, sessionId), nowMs());
       if (!deleted) throw notFound(key, sessionId);
+      await recordChange(trx, 'memory', sessionId ?? null, caller.agentId, key);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'delete_memory',
@@ -226,14 +220,11 @@ export class MemoryService {
         resource: `memory:${key}`,
       });
     });
-    this.bus.publish({
-      type: 'memory.changed',
-      agentId: caller.agentId,
-      key,
-      sessionId: sessionId ?? null,
-      version: null,
-      deleted: true,
-    });
     return { key, deleted: true };
+  }
+
+  /** Retention: deletes the entries expired at `now` (ms); returns how many. */
+  purgeExpired(now: number): Promise<number> {
+    return purgeExpiredMemory(this.db, now);
   }
 }

@@ -29,8 +29,16 @@ function filtered(db: Db, viewer: Viewer, f: MessageFilter) {
   return q;
 }
 
-export async function insertMessage(db: Db, row: NewMessageRow): Promise<MessageRow> {
-  return db.insertInto('messages').values(row).returningAll().executeTakeFirstOrThrow();
+/** Inserts a message; returns its id (the row is not read back: its content may be large). */
+export async function insertMessage(db: Db, row: NewMessageRow): Promise<number> {
+  const inserted = await db.insertInto('messages').values(row).returning('id').executeTakeFirstOrThrow();
+  return Number(inserted.id);
+}
+
+/** The messages with these ids (any order; ids that no longer exist are left out). */
+export async function findMessagesByIds(db: Db, ids: readonly number[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('messages').selectAll().where('id', 'in', ids).execute();
 }
 
 /** Visible messages in id order (oldest first), paged by offset or by id cursors. */

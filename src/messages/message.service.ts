@@ -1,17 +1,19 @@
 import { AppError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
 import { DEFAULT_MAX_REPLY_BYTES, type PageInfo } from '../core/paging.js';
-import { nowMs } from '../core/time.js';
+import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
 import { requireSession } from '../sessions/session.service.js';
+import { recordChange } from '../store/change-feed.js';
 import type { GroupCommit } from '../store/group-commit.js';
 import type { Db } from '../store/store.js';
 import { type NewestMessages, readMessagePage, readNewestMessages } from './message.pages.js';
 import {
   type MessageFilter,
   countVisibleMessages,
+  deleteMessagesBefore,
+  findMessagesByIds,
   getVisibleMessage,
   insertMessage,
 } from './message.repository.js';
@@ -41,7 +43,6 @@ export class MessageService {
   constructor(
     private readonly db: Db,
     private readonly writes: GroupCommit,
-    private readonly bus: EventBus,
     private readonly limits: { maxContentLength: number; maxMetadataBytes: number; maxReplyBytes?: number },
   ) {}
 
@@ -69,7 +70,9 @@ export class MessageService {
         'Only admins may write admin_only messages. Use public, private or agent_only.',
       );
     }
-    const row = await this.writes.run(async (trx) => {
+    // Subscribers hear of the message from the change feed (src/realtime/feed-reader.ts), which
+    // the change row recorded below wakes right after the group's COMMIT.
+    const written = await this.writes.run(async (trx) => {
       const session = await requireSession(trx, input.sessionId);
       if (session.status === 'archived') {
         throw new AppError('CONFLICT', `Session ${input.sessionId} is archived and takes no new messages.`, {
@@ -80,7 +83,8 @@ export class MessageService {
         const parent = await getVisibleMessage(trx, caller, input.sessionId, input.parentMessageId);
         if (parent === undefined) throw messageNotFound(input.sessionId, input.parentMessageId);
       }
-      const inserted = await insertMessage(trx, {
+      const now = nowMs();
+      const id = await insertMessage(trx, {
         session_id: input.sessionId,
         sender: caller.agentId,
         sender_type: caller.agentType,
@@ -89,20 +93,19 @@ export class MessageService {
         message_type: input.messageType,
         metadata,
         parent_message_id: input.parentMessageId ?? null,
-        created_at: nowMs(),
+        created_at: now,
       });
+      await recordChange(trx, 'message', input.sessionId, caller.agentId, id, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'add_message',
         sessionId: input.sessionId,
-        resource: `message:${inserted.id}`,
+        resource: `message:${id}`,
         details: { visibility: input.visibility, message_type: input.messageType },
       });
-      return inserted;
+      return { id, now };
     });
-    const view = toMessageView(row);
-    this.bus.publish({ type: 'message.created', message: view });
-    return { message_id: view.id, timestamp: view.timestamp };
+    return { message_id: written.id, timestamp: toIso(written.now) };
   }
 
   async get(viewer: Viewer, sessionId: string, id: number): Promise<MessageView> {
@@ -135,5 +138,15 @@ export class MessageService {
   async newestPage(viewer: Viewer, filter: MessageFilter, limit: number): Promise<NewestMessages> {
     await requireSession(this.db, filter.sessionId);
     return readNewestMessages(this.db, viewer, filter, limit, this.maxReplyBytes);
+  }
+
+  /** The messages with these ids, whoever may see them (the change feed's reader filters per subscriber). */
+  async byIds(ids: readonly number[]): Promise<MessageView[]> {
+    return (await findMessagesByIds(this.db, ids)).map(toMessageView);
+  }
+
+  /** Retention: deletes the messages created before `cutoff` (ms); returns how many. */
+  purgeBefore(cutoff: number): Promise<number> {
+    return deleteMessagesBefore(this.db, cutoff);
   }
 }

@@ -36,9 +36,9 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
-  private readonly busEvents = new Counter({
-    name: 'scs_bus_events_total',
-    help: 'Events published on the event bus, by type.',
+  private readonly feedEvents = new Counter({
+    name: 'scs_feed_events_total',
+    help: 'Committed changes read from the change feed by this process, by event type.',
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
@@ -95,8 +95,8 @@ export class Metrics {
     this.errors.inc({ code });
   }
 
-  busEvent(type: string): void {
-    this.busEvents.inc({ type });
+  feedEvent(type: string): void {
+    this.feedEvents.inc({ type });
   }
 
   dbQuery(sqlText: string, ms: number): void {

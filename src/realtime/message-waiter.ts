@@ -1,4 +1,4 @@
-import type { EventBus } from '../events/event-bus.js';
+import type { FeedEvents } from '../events/events.js';
 import type { MessagePage, MessageService } from '../messages/message.service.js';
 import { type Viewer, canSee } from '../messages/visibility.js';
 
@@ -8,7 +8,7 @@ interface Waiter {
 }
 
 /**
- * Long-poll for new messages, woken by the event bus (not by polling the database): a waiter is
+ * Long-poll for new messages, woken by the change feed (not by polling the database): a waiter is
  * registered before the first read, so a message committed between the read and the wait still
  * wakes it.
  */
@@ -17,10 +17,10 @@ export class MessageWaiter {
   private readonly unsubscribe: () => void;
 
   constructor(
-    bus: EventBus,
+    feed: FeedEvents,
     private readonly messages: MessageService,
   ) {
-    this.unsubscribe = bus.subscribe((event) => {
+    this.unsubscribe = feed.subscribe((event) => {
       if (event.type !== 'message.created') return;
       const waiting = this.waiters.get(event.message.session_id);
       if (!waiting) return;

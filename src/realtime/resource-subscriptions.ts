@@ -1,8 +1,7 @@
 import { AppError } from '../core/errors.js';
 import { SESSION_ID_PATTERN } from '../core/ids.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
-import type { DomainEvent } from '../events/events.js';
+import type { DomainEvent, FeedEvents } from '../events/events.js';
 import { canSee } from '../messages/visibility.js';
 
 type Notify = (uri: string) => void;
@@ -44,7 +43,7 @@ function routeOf(event: DomainEvent): { key: string; allowed: (p: Principal) => 
   switch (event.type) {
     case 'message.created':
       return { key: `session:${event.message.session_id}`, allowed: (p) => canSee(p, event.message) };
-    case 'session.updated':
+    case 'session.changed':
       return { key: `session:${event.sessionId}`, allowed: () => true };
     case 'memory.changed':
       return { key: `memory:${event.agentId}`, allowed: (p) => p.agentId === event.agentId };
@@ -63,10 +62,10 @@ function routeOf(event: DomainEvent): { key: string; allowed: (p: Principal) => 
  */
 export class ResourceSubscriptions {
   private readonly byKey = new Map<string, Map<string, Subscription>>();
-  private readonly unsubscribeBus: () => void;
+  private readonly unsubscribeFeed: () => void;
 
-  constructor(bus: EventBus) {
-    this.unsubscribeBus = bus.subscribe((event) => this.dispatch(event));
+  constructor(feed: FeedEvents) {
+    this.unsubscribeFeed = feed.subscribe((event) => this.dispatch(event));
   }
 
   /** Throws AppError for a URI the caller may not watch. */
@@ -116,7 +115,7 @@ export class ResourceSubscriptions {
   }
 
   close(): void {
-    this.unsubscribeBus();
+    this.unsubscribeFeed();
     this.byKey.clear();
   }
 }

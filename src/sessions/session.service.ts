@@ -4,15 +4,16 @@ import { fromJsonText, toJsonText } from '../core/json.js';
 import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import type { EventBus } from '../events/event-bus.js';
 import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
-import { type MessageView, toMessageView } from '../messages/message.view.js';
+import type { MessageView } from '../messages/message.view.js';
 import { countVisibleByVisibility, insertMessage } from '../messages/message.repository.js';
 import { readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer } from '../messages/visibility.js';
-import type { MessageRow, SessionRow } from '../store/schema.js';
+import { recordChange } from '../store/change-feed.js';
+import type { SessionRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import {
+  deleteArchivedSessionsBefore,
   findSession,
   insertSession,
   listSessions,
@@ -79,7 +80,6 @@ function decodeCursor(cursor: string): { updatedAt: number; sessionId: string } 
 export class SessionService {
   constructor(
     private readonly db: Db,
-    private readonly bus: EventBus,
     /** MAX_REPLY_BYTES: a page of sessions, or a session's messages, ends early beyond it. */
     private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
@@ -104,9 +104,10 @@ export class SessionService {
         updated_at: now,
         metadata: toJsonText(input.metadata ?? null),
       });
-      let message: MessageRow | undefined;
+      await recordChange(trx, 'session', sessionId, caller.agentId, 'active', now);
+      let messageId: number | undefined;
       if (input.initialMessage !== undefined) {
-        message = await insertMessage(trx, {
+        messageId = await insertMessage(trx, {
           session_id: sessionId,
           sender: caller.agentId,
           sender_type: caller.agentType,
@@ -117,6 +118,7 @@ export class SessionService {
           parent_message_id: null,
           created_at: now,
         });
+        await recordChange(trx, 'message', sessionId, caller.agentId, messageId, now);
       }
       await auditService.record(trx, {
         agentId: caller.agentId,
@@ -124,15 +126,13 @@ export class SessionService {
         sessionId,
         details: { purpose: input.purpose },
       });
-      return message;
+      return messageId;
     });
-    this.bus.publish({ type: 'session.created', sessionId, status: 'active', actor: caller.agentId });
-    if (initial !== undefined) this.bus.publish({ type: 'message.created', message: toMessageView(initial) });
     return {
       session_id: sessionId,
       created_by: caller.agentId,
       created_at: toIso(now),
-      ...(initial !== undefined ? { initial_message_id: Number(initial.id) } : {}),
+      ...(initial !== undefined ? { initial_message_id: initial } : {}),
     };
   }
 
@@ -236,6 +236,7 @@ export class SessionService {
         updated_at: nowMs(),
       });
       if (row === undefined) throw sessionNotFound(sessionId);
+      await recordChange(trx, 'session', sessionId, caller.agentId, row.status);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'update_session',
@@ -248,7 +249,16 @@ export class SessionService {
       });
       return toSessionView(row);
     });
-    this.bus.publish({ type: 'session.updated', sessionId, status: view.status, actor: caller.agentId });
     return view;
+  }
+
+  /** The session, or SESSION_NOT_FOUND (every agent may read every session; visibility is per message). */
+  async require(sessionId: string): Promise<SessionView> {
+    return toSessionView(await requireSession(this.db, sessionId));
+  }
+
+  /** Retention: deletes archived sessions not updated since `cutoff` (ms), with their messages; returns how many. */
+  purgeArchivedBefore(cutoff: number): Promise<number> {
+    return deleteArchivedSessionsBefore(this.db, cutoff);
   }
 }

@@ -95,6 +95,16 @@ export interface MailTable {
   read_at: number | null;
 }
 
+/** One committed change (docs/change-feed.md): routing keys and a reference, never the content. */
+export interface ChangeTable {
+  cursor: Generated<number>;
+  kind: string;
+  session_id: string | null;
+  agent_id: string | null;
+  ref: string | null;
+  created_at: number;
+}
+
 export interface Database {
   sessions: SessionTable;
   messages: MessageTable;
@@ -104,6 +114,7 @@ export interface Database {
   audit_log: AuditTable;
   agents: AgentTable;
   mail: MailTable;
+  changes: ChangeTable;
 }
 
 export type SessionRow = Selectable<SessionTable>;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { SearchIndex } from '../search/search-index.js';
+import type { ChangeFeed } from './change-feed.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -15,6 +16,8 @@ export interface Store {
   readonly dialect: Dialect;
   readonly db: Db;
   readonly searchIndex: SearchIndex;
+  /** Every committed change, in commit order, with wake-ups (docs/change-feed.md). */
+  readonly changeFeed: ChangeFeed;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   /** Writes what is pending (e.g. the search index) and closes the connection. */

@@ -4,6 +4,7 @@ import * as initial from './0001-initial.js';
 import * as agentsMail from './0002-agents-mail.js';
 import * as searchVocabulary from './0003-search-vocabulary.js';
 import * as agentKeys from './0004-agent-keys.js';
+import * as changes from './0005-changes.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0002-agents-mail': agentsMail,
   '0003-search-vocabulary': searchVocabulary,
   '0004-agent-keys': agentKeys,
+  '0005-changes': changes,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

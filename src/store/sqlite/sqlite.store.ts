@@ -1,11 +1,13 @@
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from 'kysely';
 import { ensurePrivateDir, makePrivateIfPresent, touchPrivateFile } from '../../core/private-files.js';
+import { RECORD_CHANGE_SQL_PREFIX } from '../change-feed.js';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
 import type { StoreOptions } from '../open-store.js';
 import type { Store } from '../store.js';
+import { SqliteChangeFeed } from './sqlite-change-feed.js';
 import { SqliteSearchIndex } from './sqlite-search-index.js';
 
 /**
@@ -24,7 +26,9 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
   raw.pragma('busy_timeout = 5000');
   const onQuery = options.onQuery;
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+    dialect: new SqliteDialect({
+      database: withStatementCache(raw, (): SqliteChangeFeed | undefined => changeFeed),
+    }),
     ...(onQuery
       ? {
           log(event) {
@@ -33,6 +37,8 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
         }
       : {}),
   });
+  // The feed learns of commits from the connection itself (the statement wrapper above calls it).
+  const changeFeed: SqliteChangeFeed = new SqliteChangeFeed(db, raw);
   await migrateToLatest(db, 'sqlite');
   const searchIndex = new SqliteSearchIndex(db);
   searchIndex.start();
@@ -41,11 +47,13 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
     dialect: 'sqlite',
     db,
     searchIndex,
+    changeFeed,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       searchIndex.stop();
+      changeFeed.close();
       await db.destroy();
     },
   };
@@ -73,10 +81,14 @@ const STATEMENT_CACHE_SIZE = 500;
  * Kysely's SQLite driver prepares every query it runs, BEGIN and COMMIT included; preparing is a
  * sixth of a write's CPU. The same SQL text reuses its compiled statement (we never stream, so a
  * statement is never in use twice at once). Bounded: queries with varying IN-lists would grow it.
- * It also turns Kysely's BEGIN into BEGIN IMMEDIATE (see below).
+ * It also turns Kysely's BEGIN into BEGIN IMMEDIATE (see below), and tells the change feed when a
+ * change row is inserted and when the transaction holding it commits or rolls back.
  */
-function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+function withStatementCache(
+  raw: BetterSqlite3.Database,
+  feed: () => SqliteChangeFeed | undefined,
+): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => raw.close(),
     prepare(source: string) {
@@ -87,10 +99,44 @@ function withStatementCache(raw: BetterSqlite3.Database): SqliteDatabase {
       let statement = cache.get(sqlText);
       if (statement === undefined) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
-        statement = raw.prepare(sqlText);
+        statement = reportingToFeed(sqlText, raw.prepare(sqlText), raw, feed);
         cache.set(sqlText, statement);
       }
       return statement;
+    },
+  };
+}
+
+/**
+ * The three statements the change feed must hear of, wrapped once when prepared (so the hot path
+ * pays one extra call, no allocation): a change row's insert, COMMIT and ROLLBACK. A savepoint's
+ * ROLLBACK TO is not reported: the feed may then announce a cursor that was rolled back, which
+ * only makes a reader look once more.
+ */
+function reportingToFeed(
+  sqlText: string,
+  statement: BetterSqlite3.Statement,
+  raw: BetterSqlite3.Database,
+  feed: () => SqliteChangeFeed | undefined,
+): SqliteStatement {
+  let after: ((result: BetterSqlite3.RunResult) => void) | undefined;
+  if (sqlText.startsWith(RECORD_CHANGE_SQL_PREFIX)) {
+    after = (result) => feed()?.recorded(Number(result.lastInsertRowid), raw.inTransaction);
+  } else if (sqlText === 'commit') {
+    after = () => feed()?.committed();
+  } else if (sqlText === 'rollback') {
+    after = () => feed()?.rolledBack();
+  }
+  if (after === undefined) return statement;
+  const report = after;
+  return {
+    reader: statement.reader,
+    all: (parameters) => statement.all(parameters),
+    iterate: (parameters) => statement.iterate(parameters),
+    run(parameters) {
+      const result = statement.run(parameters);
+      report(result);
+      return result;
     },
   };
 }

@@ -4,10 +4,7 @@ import type { Services } from '../../app/services.js';
 import type { Credentials, Principal } from '../../auth/principal.js';
 import type { MailView } from '../../events/events.js';
 import type { MessageView } from '../../messages/message.view.js';
-import { canSee } from '../../messages/visibility.js';
-import { listInbox } from '../../agents/mail.repository.js';
-import { toMailView } from '../../agents/mail.service.js';
-import { requireSession } from '../../sessions/session.service.js';
+import type { PushTarget } from '../../realtime/push-hub.js';
 
 /** WebSocket close code 1013 "try again later": reconnect with ?after_id= to resume. */
 export const SLOW_CONSUMER_CLOSE = 1013;
@@ -38,7 +35,7 @@ interface SessionFeed {
  * plus the live events held while a backlog is read. Past it the client alone is closed with 1013
  * and resumes from the database with its cursor.
  */
-export class AgentSocket {
+export class AgentSocket implements PushTarget {
   readonly agentId: string;
   private lastMailId = 0;
   private mailBuffer: Held<MailView>[] | undefined = [];
@@ -72,13 +69,15 @@ export class AgentSocket {
     let count = 0;
     let cursor = afterId ?? 0;
     for (;;) {
-      const rows = await listInbox(this.services.store.db, this.agentId, { afterId: cursor }, BACKLOG_PAGE);
+      const page = await this.services.mail.backlog(this.principal, {
+        afterId: cursor,
+        undeliveredOnly: afterId === undefined,
+        limit: BACKLOG_PAGE,
+      });
       if (this.closed) return;
-      const wanted = afterId === undefined ? rows.filter((r) => r.delivered_at === null) : rows;
-      for (const row of wanted) if (this.pushMail(toMailView(row))) count++;
-      const last = rows.at(-1);
-      if (rows.length < BACKLOG_PAGE || last === undefined) break;
-      cursor = Number(last.id);
+      for (const mail of page.messages) if (this.pushMail(mail)) count++;
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
     }
     const buffered = this.release(this.mailBuffer);
     this.mailBuffer = undefined;
@@ -116,10 +115,10 @@ export class AgentSocket {
     });
   }
 
-  /** A message of a subscribed session; `serialized` is shared between all sockets it goes to. */
+  /** A message of a followed session it may see (the hub checked); `serialized` is shared between sockets. */
   onSessionMessage(message: MessageView, serialized: string): void {
     const feed = this.sessions.get(message.session_id);
-    if (!feed || !canSee(this.principal, message)) return;
+    if (!feed) return;
     if (feed.buffer) {
       this.hold(feed.buffer, message, serialized);
       return;
@@ -136,7 +135,7 @@ export class AgentSocket {
     this.sessions.set(sessionId, feed);
     if (afterId === undefined) {
       // No cursor: live from now on (history is one get_messages away).
-      await requireSession(this.services.store.db, sessionId);
+      await this.services.sessions.require(sessionId);
     } else {
       try {
         for (;;) {
@@ -225,6 +224,10 @@ export class AgentSocket {
   markClosed(): void {
     this.closed = true;
     clearTimeout(this.expiry);
+  }
+
+  onRevoked(): void {
+    this.end(4001, 'token revoked');
   }
 
   /** Closes the socket (e.g. its token was revoked or expired); nothing more is sent. */

@@ -9,6 +9,7 @@ import { credentialsFromHeaders } from '../http/credentials.js';
 import { AgentSocket } from './agent-socket.js';
 import { hasPermission } from '../../auth/principal.js';
 import { invokeNamedTool } from '../../tools/invoke.js';
+import { PushHub } from '../../realtime/push-hub.js';
 
 const PING_MS = 30_000;
 const PROTOCOL_ERROR_GRACE_MS = 1000;
@@ -59,35 +60,18 @@ function writeRefusal(socket: Duplex, error: AppError): void {
 
 /**
  * WebSocket /ws/{agent_id}: authenticated as that agent only (Bearer header, API-key headers, or
- * ?token= for browsers). One bus subscription serves every socket of the process; a session
- * message is serialized once and sent to each socket allowed to see it.
+ * ?token= for browsers). Sockets are push targets of one PushHub (src/realtime/push-hub.ts), fed by
+ * the process's change-feed reader: it routes and filters; this class speaks the protocol.
  */
 export class AgentWebSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  private readonly byAgent = new Map<string, Set<AgentSocket>>();
-  private readonly bySession = new Map<string, Set<AgentSocket>>();
-  private readonly unsubscribeBus: () => void;
+  private readonly hub: PushHub;
   private readonly pinger: NodeJS.Timeout;
   private readonly alive = new WeakSet<WebSocket>();
 
   constructor(private readonly services: Services) {
     services.metrics.track('websockets', () => this.open);
-    this.unsubscribeBus = services.bus.subscribe((event) => {
-      if (event.type === 'mail.sent') {
-        for (const s of this.byAgent.get(event.mail.to) ?? []) s.onMail(event.mail);
-      } else if (event.type === 'mail.receipt') {
-        for (const s of this.byAgent.get(event.mail.from) ?? []) s.onReceipt(event.mail);
-      } else if (event.type === 'token.revoked') {
-        for (const s of this.byAgent.get(event.agentId) ?? []) {
-          if (event.jti === undefined || s.principal.tokenId === event.jti) s.end(4001, 'token revoked');
-        }
-      } else if (event.type === 'message.created') {
-        const sockets = this.bySession.get(event.message.session_id);
-        if (!sockets) return;
-        const text = JSON.stringify({ type: 'session_message', message: event.message });
-        for (const s of sockets) s.onSessionMessage(event.message, text);
-      }
-    });
+    this.hub = new PushHub(services.feed, (message) => JSON.stringify({ type: 'session_message', message }));
     this.pinger = setInterval(() => this.ping(), PING_MS);
     this.pinger.unref();
     // With noServer the server itself has no socket; listen anyway, so nothing it emits can crash us.
@@ -161,9 +145,7 @@ export class AgentWebSockets {
 
   private accept(ws: WebSocket, conn: AgentSocket, afterId: number | undefined): void {
     const { services } = this;
-    let set = this.byAgent.get(conn.agentId);
-    if (!set) this.byAgent.set(conn.agentId, (set = new Set()));
-    set.add(conn);
+    this.hub.add(conn);
     this.alive.add(ws);
     services.agents.connected(conn.agentId, 1);
     // ws reports a protocol violation (a frame over MAX_FRAME_BYTES, bad UTF-8, a bad opcode) as an
@@ -180,9 +162,8 @@ export class AgentWebSockets {
     ws.on('message', (data: RawData) => void this.onFrame(conn, data));
     ws.on('close', () => {
       conn.markClosed();
-      set.delete(conn);
-      if (set.size === 0) this.byAgent.delete(conn.agentId);
-      for (const sessionId of conn.sessions.keys()) this.leave(conn, sessionId);
+      this.hub.remove(conn, conn.sessions.keys());
+      conn.sessions.clear();
       services.agents.connected(conn.agentId, -1);
     });
     conn.start(afterId).catch((error: unknown) => {
@@ -221,9 +202,7 @@ export class AgentWebSockets {
               { details: { limit: MAX_SUBSCRIPTIONS_PER_SOCKET } },
             );
           }
-          let set = this.bySession.get(frame.session_id);
-          if (!set) this.bySession.set(frame.session_id, (set = new Set()));
-          set.add(conn);
+          this.hub.follow(frame.session_id, conn);
           try {
             await conn.subscribe(frame.session_id, frame.after_id);
           } catch (error) {
@@ -281,9 +260,7 @@ export class AgentWebSockets {
   }
 
   private leave(conn: AgentSocket, sessionId: string): void {
-    const set = this.bySession.get(sessionId);
-    set?.delete(conn);
-    if (set?.size === 0) this.bySession.delete(sessionId);
+    this.hub.unfollow(sessionId, conn);
     conn.sessions.delete(sessionId);
   }
 
@@ -300,7 +277,7 @@ export class AgentWebSockets {
 
   async close(): Promise<void> {
     clearInterval(this.pinger);
-    this.unsubscribeBus();
+    this.hub.close();
     for (const ws of this.wss.clients) ws.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }

@@ -1,0 +1,96 @@
+import { sql } from 'kysely';
+import type { Db } from './store.js';
+
+/** What a change row records; the reader loads the referenced row of each kind in one query. */
+export const CHANGE_KINDS = [
+  'message',
+  'session',
+  'memory',
+  'mail',
+  'receipt',
+  'presence',
+  'revocation',
+  'agent_key',
+] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+/**
+ * One committed change. `session_id` and `agent_id` are routing keys, `ref` names the changed row
+ * (or, where nothing needs loading, says what changed):
+ *
+ * | kind       | session_id         | agent_id           | ref                            |
+ * | ---------- | ------------------ | ------------------ | ------------------------------ |
+ * | message    | its session        | the sender         | message id                     |
+ * | session    | the session        | who changed it     | its status after the change    |
+ * | memory     | its scope (or null)| the owner          | the key                        |
+ * | mail       |                    | the recipient      | mail id                        |
+ * | receipt    |                    | the sender         | mail id (delivered or read)    |
+ * | presence   | agent's session    | the agent          | its status (active, idle)      |
+ * | revocation |                    | the token's agent  | jti                            |
+ * | agent_key  |                    | the key's agent    | `ended` (revoked or replaced) or `issued` |
+ */
+export interface ChangeRow {
+  cursor: number;
+  kind: ChangeKind;
+  session_id: string | null;
+  agent_id: string | null;
+  ref: string | null;
+  created_at: number;
+}
+
+/**
+ * The feed of committed changes, owned by the store: a cursor in commit order (a reader that has
+ * seen N never later finds a committed change below N), read in pages, with wake-ups.
+ */
+export interface ChangeFeed {
+  /** The cursor of the newest committed change (0 when there is none). */
+  head(): Promise<number>;
+  /** Up to `limit` committed changes with a cursor above `after`, in cursor order. */
+  read(after: number, limit: number): Promise<ChangeRow[]>;
+  /**
+   * Calls `listener` after changes were committed: by this process (right after its COMMIT, with
+   * the highest cursor it recorded) or by another one (`upTo` unknown). A wake-up only says "read
+   * again"; it may come with nothing new. Returns an idempotent unsubscribe.
+   */
+  onChange(listener: (upTo?: number) => void): () => void;
+}
+
+/**
+ * Records a change in the caller's transaction, so it commits or rolls back with the change.
+ * The one writer of the log: a single small insert whose SQL text never varies (its prepared
+ * statement is reused), no content.
+ */
+export async function recordChange(
+  trx: Db,
+  kind: ChangeKind,
+  sessionId: string | null,
+  agentId: string | null,
+  ref: string | number | null,
+  at: number = Date.now(),
+): Promise<void> {
+  await sql`insert into changes (kind, session_id, agent_id, ref, created_at) values (${kind}, ${sessionId}, ${agentId}, ${ref === null ? null : String(ref)}, ${at})`.execute(
+    trx,
+  );
+}
+
+/** The SQL text recordChange runs starts with this (the SQLite store watches for it to know a commit recorded changes). */
+export const RECORD_CHANGE_SQL_PREFIX = 'insert into changes ';
+
+export async function readChanges(db: Db, after: number, limit: number): Promise<ChangeRow[]> {
+  const rows = await db
+    .selectFrom('changes')
+    .selectAll()
+    .where('cursor', '>', after)
+    .orderBy('cursor')
+    .limit(limit)
+    .execute();
+  return rows as ChangeRow[];
+}
+
+export async function headCursor(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('changes')
+    .select((eb) => eb.fn.max<number | null>('cursor').as('head'))
+    .executeTakeFirst();
+  return Number(row?.head ?? 0);
+}

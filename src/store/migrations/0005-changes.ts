@@ -1,0 +1,24 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../store.js';
+
+/**
+ * The change log (docs/change-feed.md): one small row per committed change, written in the same
+ * transaction as the change, carrying routing keys and a reference — never the content. On SQLite
+ * every write transaction begins IMMEDIATE, so writers are serialized and `cursor` (AUTOINCREMENT:
+ * never reused, always above every value handed out before) is in commit order. Only the primary
+ * key is indexed: readers range-scan it, and every further index would cost each write.
+ */
+export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  await db.schema
+    .createTable('changes')
+    .addColumn('cursor', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('session_id', 'text')
+    .addColumn('agent_id', 'text')
+    .addColumn('ref', 'text')
+    .addColumn('created_at', bigint, (c) => c.notNull())
+    .execute();
+}
