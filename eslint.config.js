@@ -118,6 +118,14 @@ const layers = [
           ],
         },
       ],
+      // One write path: the store decides how writes run (group commit on SQLite).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='transaction']",
+          message: 'Write through this.store.write(trx => …): the store decides how writes run.',
+        },
+      ],
     },
   },
   {

@@ -56,4 +56,24 @@ describe('the layer rule (eslint.config.js)', () => {
     );
     expect(layerFindings(store)).toEqual(['no-restricted-imports: 1']);
   }, 60_000);
+
+  it('reports a service that opens its own transaction instead of writing through the store', async () => {
+    const service = await eslint.lintText(
+      [
+        "import type { Storage } from '../store/store.js';",
+        'export class Probe {',
+        '  constructor(private readonly store: Storage) {}',
+        '  direct() {',
+        '    return this.store.db.transaction().execute(async () => 1);',
+        '  }',
+        '  owned() {',
+        '    return this.store.write(async () => 1);',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+      { filePath: path.join(ROOT, 'src', 'memory', 'probe.service.ts') },
+    );
+    expect(layerFindings(service)).toEqual(['no-restricted-syntax: 5']);
+  }, 60_000);
 });

@@ -5,7 +5,7 @@ import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { requireSession } from '../sessions/session.service.js';
 import type { AgentRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Db, Storage } from '../store/store.js';
 import { recordChange } from '../store/change-feed.js';
 import { findAgent, listAgents, recordHeartbeat, touchAgents, upsertAgent } from './agent.repository.js';
 
@@ -39,7 +39,7 @@ export class AgentService {
   private readonly flusher: NodeJS.Timeout;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     /** A failed presence record (a WebSocket connect or disconnect) is reported here. */
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {
@@ -58,14 +58,16 @@ export class AgentService {
     if (n > 0) this.connections.set(agentId, n);
     else this.connections.delete(agentId);
     this.touch(agentId);
-    recordChange(this.db, 'presence', null, agentId, n > 0 ? 'active' : 'idle').catch(this.onError);
+    this.store
+      .write((trx) => recordChange(trx, 'presence', null, agentId, n > 0 ? 'active' : 'idle'))
+      .catch(this.onError);
   }
 
   async flush(): Promise<void> {
     if (this.seen.size === 0) return;
     const batch = new Map(this.seen);
     this.seen.clear();
-    await touchAgents(this.db, batch);
+    await this.store.write((trx) => touchAgents(trx, batch));
   }
 
   stop(): void {
@@ -100,9 +102,9 @@ export class AgentService {
     caller: Principal,
     input: { name?: string | undefined; capabilities?: string[] | undefined; sessionId?: string | undefined },
   ): Promise<{ agent: AgentView; peers: AgentView[] }> {
-    if (input.sessionId !== undefined) await requireSession(this.db, input.sessionId);
+    if (input.sessionId !== undefined) await requireSession(this.store.db, input.sessionId);
     const now = nowMs();
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.store.write(async (trx) => {
       const saved = await upsertAgent(trx, {
         agent_id: caller.agentId,
         agent_type: caller.agentType,
@@ -123,7 +125,7 @@ export class AgentService {
       });
       return saved;
     });
-    const peers = (await listAgents(this.db, input.sessionId, 1000))
+    const peers = (await listAgents(this.store.db, input.sessionId, 1000))
       .filter((r) => r.agent_id !== caller.agentId)
       .map((r) => this.view(r, now));
     return { agent: this.view(row, now), peers };
@@ -131,7 +133,7 @@ export class AgentService {
 
   async heartbeat(caller: Principal, status: 'active' | 'idle' | undefined): Promise<AgentView> {
     const now = nowMs();
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.store.write(async (trx) => {
       const saved =
         (await recordHeartbeat(trx, caller.agentId, now, status ?? null)) ??
         (await this.registerBare(trx, caller, now, status));
@@ -181,7 +183,7 @@ export class AgentService {
     maxBytes = DEFAULT_MAX_REPLY_BYTES,
   ): Promise<{ agents: AgentView[]; total: number } & PageInfo<string>> {
     const now = nowMs();
-    const views = (await listAgents(this.db, filter.sessionId, 10_000)).map((r) => this.view(r, now));
+    const views = (await listAgents(this.store.db, filter.sessionId, 10_000)).map((r) => this.view(r, now));
     const matching = filter.status === undefined ? views : views.filter((v) => v.status === filter.status);
     // Agent ids are ASCII, so JavaScript's order is SQLite's (the rows come sorted by agent_id).
     const after = filter.cursor;
@@ -192,8 +194,8 @@ export class AgentService {
 
   /** Registered agents that an "ALL" broadcast from this agent reaches. */
   async broadcastAudience(senderId: string): Promise<string[]> {
-    const sender = await findAgent(this.db, senderId);
-    const rows = await listAgents(this.db, sender?.session_id ?? undefined, 100_000);
+    const sender = await findAgent(this.store.db, senderId);
+    const rows = await listAgents(this.store.db, sender?.session_id ?? undefined, 100_000);
     return rows.map((r) => r.agent_id).filter((id) => id !== senderId);
   }
 }

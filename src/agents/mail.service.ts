@@ -7,7 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import type { MailView } from '../events/events.js';
 import { recordChange } from '../store/change-feed.js';
 import type { MailRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Storage } from '../store/store.js';
 import type { AgentService } from './agent.service.js';
 import {
   findMail,
@@ -53,7 +53,7 @@ const mailBytes = (view: MailView): number =>
  */
 export class MailService {
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     private readonly agents: AgentService,
     private readonly maxContentLength: number,
     /** MAX_REPLY_BYTES: an inbox or sent page ends early beyond it. */
@@ -93,7 +93,7 @@ export class MailService {
     if (recipients.length > MAX_RECIPIENTS)
       throw new AppError('INVALID_INPUT', `At most ${MAX_RECIPIENTS} recipients per mail.`);
     if (input.replyTo !== undefined) {
-      const original = await findMail(this.db, input.replyTo);
+      const original = await findMail(this.store.db, input.replyTo);
       if (
         original === undefined ||
         (original.to_agent !== caller.agentId && original.from_agent !== caller.agentId)
@@ -103,7 +103,7 @@ export class MailService {
     }
     const now = nowMs();
     const metadata = toJsonText(input.metadata ?? null);
-    const rows = await this.db.transaction().execute(async (trx) => {
+    const rows = await this.store.write(async (trx) => {
       const inserted = await insertMail(
         trx,
         recipients.map((to) => ({
@@ -143,9 +143,9 @@ export class MailService {
       maxBytes: this.maxReplyBytes,
       sizeOf: mailBytes,
       next: async (last, n) =>
-        (await listInbox(this.db, caller.agentId, last ? { ...filter, afterId: last.id } : filter, n)).map(
-          toMailView,
-        ),
+        (
+          await listInbox(this.store.db, caller.agentId, last ? { ...filter, afterId: last.id } : filter, n)
+        ).map(toMailView),
     });
     const delivered = await this.delivered(caller.agentId, page.items);
     return {
@@ -163,7 +163,7 @@ export class MailService {
     caller: Principal,
     filter: { afterId: number; undeliveredOnly: boolean; limit: number },
   ): Promise<{ messages: MailView[]; next_cursor: number | null }> {
-    const rows = await listInbox(this.db, caller.agentId, { afterId: filter.afterId }, filter.limit);
+    const rows = await listInbox(this.store.db, caller.agentId, { afterId: filter.afterId }, filter.limit);
     const wanted = filter.undeliveredOnly ? rows.filter((r) => r.delivered_at === null) : rows;
     const last = rows.at(-1);
     return {
@@ -180,7 +180,7 @@ export class MailService {
     const ids = rows.filter((r) => r.delivered_at === null).map((r) => Number(r.id));
     if (ids.length === 0) return new Map();
     const now = nowMs();
-    const changed = await this.db.transaction().execute(async (trx) => {
+    const changed = await this.store.write(async (trx) => {
       const updated = await markDelivered(trx, agentId, ids, now);
       for (const row of updated) await recordChange(trx, 'receipt', null, row.from_agent, row.id, now);
       return updated;
@@ -194,19 +194,19 @@ export class MailService {
       maxBytes: this.maxReplyBytes,
       sizeOf: jsonBytes,
       next: async (last, n) =>
-        (await listSent(this.db, caller.agentId, last ? last.id : afterId, n)).map(toMailView),
+        (await listSent(this.store.db, caller.agentId, last ? last.id : afterId, n)).map(toMailView),
     });
     return { messages: page.items, ...pageInfo(page, (m) => m.id) };
   }
 
   /** The mail with these ids as it is now, whoever it is for (the change feed's reader routes it). */
   async byIds(ids: readonly number[]): Promise<MailView[]> {
-    return (await findMailByIds(this.db, ids)).map(toMailView);
+    return (await findMailByIds(this.store.db, ids)).map(toMailView);
   }
 
   async ack(caller: Principal, id: number): Promise<MailView> {
     const now = nowMs();
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.store.write(async (trx) => {
       const updated = await markRead(trx, caller.agentId, id, now);
       if (updated === undefined) throw mailNotFound(id);
       await recordChange(trx, 'receipt', null, updated.from_agent, updated.id, now);

@@ -14,7 +14,6 @@ import { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import { ResourceSubscriptions } from '../realtime/resource-subscriptions.js';
 import { SearchService } from '../search/search.service.js';
 import { SessionService } from '../sessions/session.service.js';
-import { GroupCommit } from '../store/group-commit.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 
@@ -74,7 +73,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const authFailureLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {
     what: (address) => `failed authentications from ${address}`,
   });
-  const auth = new AuthService(db, secrets, {
+  const auth = new AuthService(store, secrets, {
     tokenTtlSeconds: config.tokenExpirySeconds,
     requireAgentKeys: config.requireAgentKeys,
     agentLimiter: rateLimiter,
@@ -84,13 +83,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   // Keys issued or revoked by another process on this database (the CLI) take effect when the
   // change feed brings their change (below); this poll is the safety net.
   auth.agentKeys.watch(AGENT_KEY_SYNC_MS, (error) => logger.warn({ err: error }, 'agent key sync failed'));
-  const messages = new MessageService(db, new GroupCommit(db), {
+  const messages = new MessageService(store, {
     maxContentLength: config.maxContentLength,
     maxMetadataBytes: MAX_METADATA_BYTES,
     maxReplyBytes: config.limits.maxReplyBytes,
   });
-  const agents = new AgentService(db, (error) => logger.warn({ err: error }, 'recording presence failed'));
-  const mail = new MailService(db, agents, config.maxContentLength, config.limits.maxReplyBytes);
+  const agents = new AgentService(store, (error) => logger.warn({ err: error }, 'recording presence failed'));
+  const mail = new MailService(store, agents, config.maxContentLength, config.limits.maxReplyBytes);
   const feed = new FeedReader(
     store.changeFeed,
     { messages: (ids) => messages.byIds(ids), mail: (ids) => mail.byIds(ids) },
@@ -124,13 +123,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     anonymousLimiter,
     authFailureLimiter,
     auth,
-    sessions: new SessionService(db, config.limits.maxReplyBytes),
+    sessions: new SessionService(store, config.limits.maxReplyBytes),
     messages,
-    memory: new MemoryService(db, config.maxMemoryValueBytes, config.limits.maxReplyBytes),
+    memory: new MemoryService(store, config.maxMemoryValueBytes, config.limits.maxReplyBytes),
     search: new SearchService(db, store.searchIndex, config.limits.maxReplyBytes),
     agents,
     mail,
-    audit: new AuditLog(db, config.limits.maxReplyBytes),
+    audit: new AuditLog(store, config.limits.maxReplyBytes),
     waiter,
     subscriptions,
     async close() {

@@ -2,7 +2,7 @@ import { toJsonText, fromJsonText } from '../core/json.js';
 import { type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import { nowMs, toIso } from '../core/time.js';
 import type { AuditRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Db, Storage } from '../store/store.js';
 import { insertAudit, listAudit, purgeAuditBefore } from './audit.repository.js';
 
 export interface AuditEntry {
@@ -70,7 +70,7 @@ export const auditService = {
 /** The audit trail bound to the database, for readers outside a transaction (admin tools, retention). */
 export class AuditLog {
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     /** MAX_REPLY_BYTES: a page of entries ends early beyond it. */
     private readonly maxReplyBytes: number,
   ) {}
@@ -80,11 +80,11 @@ export class AuditLog {
     filter: { sessionId?: string | undefined; agentId?: string | undefined; beforeId?: number | undefined },
     limit: number,
   ): Promise<{ entries: AuditEntry[] } & PageInfo<number>> {
-    return auditService.list(this.db, filter, limit, this.maxReplyBytes);
+    return auditService.list(this.store.db, filter, limit, this.maxReplyBytes);
   }
 
   /** Retention: deletes the entries recorded before `cutoff` (ms); returns how many. */
   purgeBefore(cutoff: number): Promise<number> {
-    return purgeAuditBefore(this.db, cutoff);
+    return this.store.write((trx) => purgeAuditBefore(trx, cutoff));
   }
 }

@@ -3,7 +3,7 @@ import { auditService } from '../audit/audit.service.js';
 import { toIso, toIsoOrNull } from '../core/time.js';
 import { recordChange } from '../store/change-feed.js';
 import type { AgentKeyRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Storage } from '../store/store.js';
 import {
   findActiveKey,
   findKeyByHash,
@@ -75,11 +75,11 @@ export class AgentKeys {
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: Storage) {}
 
   /** Loads every key, active and revoked (so revocations survive a restart). */
   async load(): Promise<void> {
-    this.apply(await keysChangedSince(this.db, 0));
+    this.apply(await keysChangedSince(this.store.db, 0));
   }
 
   /** Polls the database every `intervalMs` for keys issued or revoked by another process. */
@@ -101,7 +101,7 @@ export class AgentKeys {
   sync(): Promise<void> {
     const next = (this.syncing ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => keysChangedSince(this.db, this.syncedUpTo - CLOCK_SLACK_MS))
+      .then(() => keysChangedSince(this.store.db, this.syncedUpTo - CLOCK_SLACK_MS))
       .then((rows) => this.apply(rows));
     this.syncing = next;
     void next
@@ -118,7 +118,7 @@ export class AgentKeys {
     const hash = hashAgentKey(key);
     const known = this.byHash.get(hash);
     if (known !== undefined) return known;
-    const row = await findKeyByHash(this.db, hash);
+    const row = await findKeyByHash(this.store.db, hash);
     if (row !== undefined) this.apply([row]);
     return this.byHash.get(hash);
   }
@@ -127,7 +127,7 @@ export class AgentKeys {
   async findById(keyId: string): Promise<AgentKeyRow | undefined> {
     const known = this.byId.get(keyId);
     if (known !== undefined) return known;
-    const row = await findKeyById(this.db, keyId);
+    const row = await findKeyById(this.store.db, keyId);
     if (row !== undefined) this.apply([row]);
     return this.byId.get(keyId);
   }
@@ -153,7 +153,7 @@ export class AgentKeys {
       updated_at: now,
     };
     let replaced: string | null = null;
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.write(async (trx) => {
       const previous = await findActiveKey(trx, agentId);
       if (previous !== undefined) {
         await revokeActiveKey(trx, agentId, now, actor);
@@ -175,7 +175,7 @@ export class AgentKeys {
   /** Revokes the agent's active key; undefined when it has none. */
   async revoke(agentId: string, actor: string): Promise<AgentKeyView | undefined> {
     const now = Date.now();
-    const revoked = await this.db.transaction().execute(async (trx) => {
+    const revoked = await this.store.write(async (trx) => {
       const active = await findActiveKey(trx, agentId);
       if (active === undefined) return undefined;
       await revokeActiveKey(trx, agentId, now, actor);
@@ -193,11 +193,11 @@ export class AgentKeys {
   }
 
   async list(filter: { includeRevoked: boolean; agentId?: string | undefined }): Promise<AgentKeyView[]> {
-    return (await listAgentKeys(this.db, filter)).map(toAgentKeyView);
+    return (await listAgentKeys(this.store.db, filter)).map(toAgentKeyView);
   }
 
   private async reload(agentId: string): Promise<void> {
-    this.apply(await listAgentKeys(this.db, { includeRevoked: true, agentId }));
+    this.apply(await listAgentKeys(this.store.db, { includeRevoked: true, agentId }));
   }
 
   private remember(row: AgentKeyRow): AgentKeyRow {

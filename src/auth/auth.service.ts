@@ -4,7 +4,7 @@ import { auditService } from '../audit/audit.service.js';
 import type { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import type { AgentKeyRow } from '../store/schema.js';
 import { recordChange } from '../store/change-feed.js';
-import type { Db } from '../store/store.js';
+import type { Storage } from '../store/store.js';
 import { AgentKeys } from './agent-key.service.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
 import { insertRevocation, purgeExpiredRevocations } from './revocation.repository.js';
@@ -65,18 +65,18 @@ export class AuthService {
   private readonly failures: TokenBucketRateLimiter;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     private readonly secrets: Secrets,
     private readonly options: AuthOptions,
   ) {
     this.codec = new TokenCodec(secrets.jwtSecret, options.tokenTtlSeconds);
     this.failures = options.failureLimiter;
-    this.agentKeys = new AgentKeys(db);
+    this.agentKeys = new AgentKeys(store);
   }
 
   /** Loads the revocations that still matter (tokens not yet expired) and the agent keys. */
   async init(): Promise<void> {
-    const rows = await this.db
+    const rows = await this.store.db
       .selectFrom('revoked_tokens')
       .select('jti')
       .where('expires_at', '>', Date.now())
@@ -200,7 +200,7 @@ export class AuthService {
       via: match.via,
       keyId,
     });
-    await auditService.record(this.db, {
+    await auditService.record(this.store.db, {
       agentId,
       action: 'authenticate_agent',
       details: { agent_type: agentType, permissions, via: match.via, ...(keyId ? { key_id: keyId } : {}) },
@@ -371,7 +371,7 @@ export class AuthService {
     expiresAtSec: number,
     action: string,
   ): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.write(async (trx) => {
       await insertRevocation(trx, {
         jti,
         agent_id: agentId,
@@ -388,7 +388,7 @@ export class AuthService {
 
   /** Retention: deletes the revocations of tokens expired before `now` (ms); returns how many. */
   purgeExpiredRevocations(now: number): Promise<number> {
-    return purgeExpiredRevocations(this.db, now);
+    return this.store.write((trx) => purgeExpiredRevocations(trx, now));
   }
 }
 

@@ -39,7 +39,7 @@ export async function runAgentKeyCommand(
   }
   const store = await openStore(config.database);
   try {
-    const keys = new AgentKeys(store.db);
+    const keys = new AgentKeys(store);
     switch (action) {
       case 'issue': {
         const issued = await keys.issue(agentId!, options.type ?? 'generic', CLI_ACTOR);

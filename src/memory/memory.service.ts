@@ -7,7 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import { requireSession } from '../sessions/session.service.js';
 import { recordChange } from '../store/change-feed.js';
 import type { MemoryRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Storage } from '../store/store.js';
 import {
   type MemoryAddress,
   deleteLiveMemory,
@@ -98,7 +98,7 @@ function decodeCursor(cursor: string): { scopeKey: string; key: string } {
 /** Private key-value memory: every operation is scoped to the calling agent. */
 export class MemoryService {
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     private readonly maxValueBytes: number,
     /** MAX_REPLY_BYTES: a page of entries ends early beyond it (one entry always comes back). */
     private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
@@ -113,7 +113,7 @@ export class MemoryService {
       );
     }
     const at = address(caller, input.key, input.sessionId);
-    const entry = await this.db.transaction().execute(async (trx) => {
+    const entry = await this.store.write(async (trx) => {
       if (input.sessionId !== undefined) await requireSession(trx, input.sessionId);
       const now = nowMs();
       const existing = await findAnyMemory(trx, at);
@@ -167,7 +167,7 @@ export class MemoryService {
   }
 
   async get(caller: Principal, key: string, sessionId: string | undefined): Promise<MemoryEntry> {
-    const row = await findLiveMemory(this.db, address(caller, key, sessionId), nowMs());
+    const row = await findLiveMemory(this.store.db, address(caller, key, sessionId), nowMs());
     if (row === undefined) throw notFound(key, sessionId);
     return toEntry(row);
   }
@@ -192,7 +192,7 @@ export class MemoryService {
       sizeOf: entryBytes,
       next: (last, n) =>
         listLiveMemory(
-          this.db,
+          this.store.db,
           caller.agentId,
           scopeKey,
           prefix,
@@ -209,7 +209,7 @@ export class MemoryService {
     key: string,
     sessionId: string | undefined,
   ): Promise<{ key: string; deleted: true }> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.store.write(async (trx) => {
       const deleted = await deleteLiveMemory(trx, address(caller, key, sessionId), nowMs());
       if (!deleted) throw notFound(key, sessionId);
       await recordChange(trx, 'memory', sessionId ?? null, caller.agentId, key);
@@ -225,6 +225,6 @@ export class MemoryService {
 
   /** Retention: deletes the entries expired at `now` (ms); returns how many. */
   purgeExpired(now: number): Promise<number> {
-    return purgeExpiredMemory(this.db, now);
+    return this.store.write((trx) => purgeExpiredMemory(trx, now));
   }
 }

@@ -6,8 +6,7 @@ import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { requireSession } from '../sessions/session.service.js';
 import { recordChange } from '../store/change-feed.js';
-import type { GroupCommit } from '../store/group-commit.js';
-import type { Db } from '../store/store.js';
+import type { Storage } from '../store/store.js';
 import { type NewestMessages, readMessagePage, readNewestMessages } from './message.pages.js';
 import {
   type MessageFilter,
@@ -41,8 +40,7 @@ export const messageNotFound = (sessionId: string, id: number) =>
 
 export class MessageService {
   constructor(
-    private readonly db: Db,
-    private readonly writes: GroupCommit,
+    private readonly store: Storage,
     private readonly limits: { maxContentLength: number; maxMetadataBytes: number; maxReplyBytes?: number },
   ) {}
 
@@ -72,7 +70,7 @@ export class MessageService {
     }
     // Subscribers hear of the message from the change feed (src/realtime/feed-reader.ts), which
     // the change row recorded below wakes right after the group's COMMIT.
-    const written = await this.writes.run(async (trx) => {
+    const written = await this.store.write(async (trx) => {
       const session = await requireSession(trx, input.sessionId);
       if (session.status === 'archived') {
         throw new AppError('CONFLICT', `Session ${input.sessionId} is archived and takes no new messages.`, {
@@ -109,8 +107,8 @@ export class MessageService {
   }
 
   async get(viewer: Viewer, sessionId: string, id: number): Promise<MessageView> {
-    await requireSession(this.db, sessionId);
-    const row = await getVisibleMessage(this.db, viewer, sessionId, id);
+    await requireSession(this.store.db, sessionId);
+    const row = await getVisibleMessage(this.store.db, viewer, sessionId, id);
     if (row === undefined) throw messageNotFound(sessionId, id);
     return toMessageView(row);
   }
@@ -124,9 +122,15 @@ export class MessageService {
     filter: MessageFilter,
     page: { limit: number; offset: number },
   ): Promise<MessagePage> {
-    await requireSession(this.db, filter.sessionId);
-    const { messages, ...info } = await readMessagePage(this.db, viewer, filter, page, this.maxReplyBytes);
-    const total = await countVisibleMessages(this.db, viewer, {
+    await requireSession(this.store.db, filter.sessionId);
+    const { messages, ...info } = await readMessagePage(
+      this.store.db,
+      viewer,
+      filter,
+      page,
+      this.maxReplyBytes,
+    );
+    const total = await countVisibleMessages(this.store.db, viewer, {
       ...filter,
       afterId: undefined,
       beforeId: undefined,
@@ -136,17 +140,17 @@ export class MessageService {
 
   /** Newest `limit` visible messages within the reply budget, oldest first (resources). */
   async newestPage(viewer: Viewer, filter: MessageFilter, limit: number): Promise<NewestMessages> {
-    await requireSession(this.db, filter.sessionId);
-    return readNewestMessages(this.db, viewer, filter, limit, this.maxReplyBytes);
+    await requireSession(this.store.db, filter.sessionId);
+    return readNewestMessages(this.store.db, viewer, filter, limit, this.maxReplyBytes);
   }
 
   /** The messages with these ids, whoever may see them (the change feed's reader filters per subscriber). */
   async byIds(ids: readonly number[]): Promise<MessageView[]> {
-    return (await findMessagesByIds(this.db, ids)).map(toMessageView);
+    return (await findMessagesByIds(this.store.db, ids)).map(toMessageView);
   }
 
   /** Retention: deletes the messages created before `cutoff` (ms); returns how many. */
   purgeBefore(cutoff: number): Promise<number> {
-    return deleteMessagesBefore(this.db, cutoff);
+    return this.store.write((trx) => deleteMessagesBefore(trx, cutoff));
   }
 }

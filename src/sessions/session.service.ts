@@ -11,7 +11,7 @@ import { readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer } from '../messages/visibility.js';
 import { recordChange } from '../store/change-feed.js';
 import type { SessionRow } from '../store/schema.js';
-import type { Db } from '../store/store.js';
+import type { Db, Storage } from '../store/store.js';
 import {
   deleteArchivedSessionsBefore,
   findSession,
@@ -79,7 +79,7 @@ function decodeCursor(cursor: string): { updatedAt: number; sessionId: string } 
 
 export class SessionService {
   constructor(
-    private readonly db: Db,
+    private readonly store: Storage,
     /** MAX_REPLY_BYTES: a page of sessions, or a session's messages, ends early beyond it. */
     private readonly maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ) {}
@@ -94,7 +94,7 @@ export class SessionService {
   ): Promise<{ session_id: string; created_by: string; created_at: string; initial_message_id?: number }> {
     const sessionId = newSessionId();
     const now = nowMs();
-    const initial = await this.db.transaction().execute(async (trx) => {
+    const initial = await this.store.write(async (trx) => {
       await insertSession(trx, {
         session_id: sessionId,
         purpose: input.purpose,
@@ -149,16 +149,16 @@ export class SessionService {
     has_more: boolean;
     truncated_by_bytes: boolean;
   }> {
-    const row = await requireSession(this.db, sessionId);
+    const row = await requireSession(this.store.db, sessionId);
     const session = toSessionView(row);
     const newest = await readNewestMessages(
-      this.db,
+      this.store.db,
       viewer,
       { sessionId },
       messageLimit,
       Math.max(0, this.maxReplyBytes - jsonBytes(session)),
     );
-    const counts = await countVisibleByVisibility(this.db, viewer, sessionId);
+    const counts = await countVisibleByVisibility(this.store.db, viewer, sessionId);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       session,
@@ -185,7 +185,7 @@ export class SessionService {
       next: async (last, n) =>
         (
           await listSessions(
-            this.db,
+            this.store.db,
             {
               ...where,
               cursor: last
@@ -204,12 +204,12 @@ export class SessionService {
 
   /** Session ids starting with `prefix` (every agent may read every session; visibility is per message). */
   completeIds(prefix: string, limit: number): Promise<string[]> {
-    return sessionIdsWithPrefix(this.db, prefix, limit);
+    return sessionIdsWithPrefix(this.store.db, prefix, limit);
   }
 
   /** The sessions `agentId` created or wrote in, most recently updated first. */
   async ofAgent(agentId: string, limit: number): Promise<SessionView[]> {
-    return (await sessionsOfAgent(this.db, agentId, limit)).map(toSessionView);
+    return (await sessionsOfAgent(this.store.db, agentId, limit)).map(toSessionView);
   }
 
   async update(
@@ -221,7 +221,7 @@ export class SessionService {
       metadata?: Record<string, unknown> | undefined;
     },
   ): Promise<SessionView> {
-    const view = await this.db.transaction().execute(async (trx) => {
+    const view = await this.store.write(async (trx) => {
       const current = await requireSession(trx, sessionId);
       if (current.created_by !== caller.agentId && !caller.isAdmin) {
         throw new AppError(
@@ -254,11 +254,11 @@ export class SessionService {
 
   /** The session, or SESSION_NOT_FOUND (every agent may read every session; visibility is per message). */
   async require(sessionId: string): Promise<SessionView> {
-    return toSessionView(await requireSession(this.db, sessionId));
+    return toSessionView(await requireSession(this.store.db, sessionId));
   }
 
   /** Retention: deletes archived sessions not updated since `cutoff` (ms), with their messages; returns how many. */
   purgeArchivedBefore(cutoff: number): Promise<number> {
-    return deleteArchivedSessionsBefore(this.db, cutoff);
+    return this.store.write((trx) => deleteArchivedSessionsBefore(trx, cutoff));
   }
 }

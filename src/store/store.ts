@@ -9,12 +9,22 @@ export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
 
 /**
+ * Where services read and write: `db` for reads, `write` for every write. The store decides how a
+ * write runs (SQLite: group commit, many writes in one transaction, each in its own savepoint);
+ * services never open transactions themselves.
+ */
+export interface Storage {
+  readonly db: Db;
+  /** Runs `work` as one atomic write; resolves after it is committed (durable), rejects if rolled back. */
+  write<T>(work: (trx: Db) => Promise<T>): Promise<T>;
+}
+
+/**
  * One opened database. Services see only this interface; the dialect-specific parts (connection,
  * pragmas, the search index) live in `store/<dialect>/`.
  */
-export interface Store {
+export interface Store extends Storage {
   readonly dialect: Dialect;
-  readonly db: Db;
   readonly searchIndex: SearchIndex;
   /** Every committed change, in commit order, with wake-ups (docs/change-feed.md). */
   readonly changeFeed: ChangeFeed;

@@ -3,6 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from 'kysely';
 import { ensurePrivateDir, makePrivateIfPresent, touchPrivateFile } from '../../core/private-files.js';
 import { RECORD_CHANGE_SQL_PREFIX } from '../change-feed.js';
+import { GroupCommit } from '../group-commit.js';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
 import type { StoreOptions } from '../open-store.js';
@@ -40,6 +41,8 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
   // The feed learns of commits from the connection itself (the statement wrapper above calls it).
   const changeFeed: SqliteChangeFeed = new SqliteChangeFeed(db, raw);
   await migrateToLatest(db, 'sqlite');
+  // Every write goes through group commit: one COMMIT (the costly fsync-bound step) per batch.
+  const writes = new GroupCommit(db);
   const searchIndex = new SqliteSearchIndex(db);
   searchIndex.start();
 
@@ -48,6 +51,7 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
     db,
     searchIndex,
     changeFeed,
+    write: (work) => writes.run(work),
     async ping() {
       await sql`select 1`.execute(db);
     },
