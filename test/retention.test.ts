@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRetention } from '../src/app/retention.js';
+import { openRawSession, postMcp, readSse } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
 const DAY = 86_400_000;
@@ -75,5 +76,53 @@ describe('retention of the audit log and of revocations', () => {
     expect((await auditLog()).map((e) => e.action)).not.toContain('revoke_token');
     // The revoked token stays refused after its revocation row is gone.
     expect((await callHttpTool(server.url, 'list_sessions', {}, leaver)).body.code).toBe('TOKEN_REVOKED');
+  });
+});
+
+describe('retention of the change feed', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ RETENTION_INTERVAL_SECONDS: '0', RETENTION_CHANGES_DAYS: '7' });
+  });
+  afterAll(async () => server.cleanup());
+
+  it('purges changes older than RETENTION_CHANGES_DAYS but never the newest, so cursors never go back; a stream resuming from before them is told everything it watches changed', async () => {
+    const auth = { authorization: `Bearer ${await tokenFor(server, 'keeper')}` };
+    const board = (await callHttpTool(server.url, 'create_session', { purpose: 'feed' }, auth)).body
+      .session_id as string;
+    const session = await openRawSession(server.url, auth);
+    for (const uri of [`session://${board}`, 'agent://keeper/memory']) {
+      await postMcp(server.url, session, {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'resources/subscribe',
+        params: { uri },
+      });
+    }
+    await callHttpTool(server.url, 'add_message', { session_id: board, content: 'one' }, auth);
+    const { feed } = server.app.services;
+    await feed.caughtUp();
+    const head = feed.position;
+    expect(head).toBeGreaterThanOrEqual(2);
+
+    expect((await runRetention(server.app.services, Date.now() + 6 * DAY)).changes).toBe(0);
+    expect((await runRetention(server.app.services, Date.now() + 8 * DAY)).changes).toBe(head - 1);
+
+    await callHttpTool(server.url, 'set_memory', { key: 'k', value: 1 }, auth);
+    await feed.caughtUp();
+    expect(feed.position).toBe(head + 1);
+
+    // Resuming from cursor 1 (purged): one notification per subscribed URI, at the head.
+    const stream = await fetch(`${server.url}/mcp`, {
+      headers: { ...session, accept: 'text/event-stream', 'last-event-id': '1' },
+    });
+    const { text } = await readSse(stream, (t) => (t.match(/event: message/g) ?? []).length >= 2);
+    expect(text).toContain(`"uri":"session://${board}"`);
+    expect(text).toContain('"uri":"agent://keeper/memory"');
+    expect([...text.matchAll(/^id: (\S+)\nevent: message/gm)].map((m) => m[1])).toEqual([
+      `${head + 1}`,
+      `${head + 1}.1`,
+    ]);
   });
 });

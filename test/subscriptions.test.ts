@@ -113,7 +113,7 @@ describe('resource subscriptions', () => {
     await bob.close();
   });
 
-  it('the notification stream of a session replays what was missed after Last-Event-ID, and allows one stream at a time', async () => {
+  it('the notification stream of a session replays what was missed after Last-Event-ID from the change feed, once per URI, and allows one stream at a time', async () => {
     const session = await openRawSession(server.url, headers.bob!);
     const post = async (message: object) => {
       const res = await fetch(`${server.url}/mcp`, {
@@ -125,35 +125,78 @@ describe('resource subscriptions', () => {
     };
     const uri = `session://${sessionId}`;
     await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri } });
+    const read = async (stream: Response, enough: (text: string) => boolean) => {
+      const reader = stream.body!.getReader();
+      let text = '';
+      const end = Date.now() + 3000;
+      while (!enough(text) && Date.now() < end) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      reader.releaseLock();
+      return text;
+    };
+    const idsOf = (text: string) => [...text.matchAll(/^id: (\S+)\nevent: message/gm)].map((m) => m[1]!);
 
-    // No stream is open: both notifications wait in the session's replay buffer.
-    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 1' });
-    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 2' });
-
+    // A first stream sees one notification; its event id is the change's feed cursor.
     const controller = new AbortController();
-    const stream = await fetch(`${server.url}/mcp`, {
-      headers: { ...session, accept: 'text/event-stream', 'last-event-id': '1' },
+    const first = await fetch(`${server.url}/mcp`, {
+      headers: { ...session, accept: 'text/event-stream' },
       signal: controller.signal,
     });
-    expect(stream.status).toBe(200);
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'seen' });
+    const seen = idsOf(await read(first, (t) => idsOf(t).length >= 1));
+    expect(seen).toHaveLength(1);
+    controller.abort();
+
+    // While no stream is open: two more changes of the same resource, and a private one bob may not see.
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 1' });
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'secret', visibility: 'private' });
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'while away 2' });
+
+    const resumedController = new AbortController();
+    const resumed = await fetch(`${server.url}/mcp`, {
+      headers: { ...session, accept: 'text/event-stream', 'last-event-id': seen[0]! },
+      signal: resumedController.signal,
+    });
+    expect(resumed.status).toBe(200);
     const second = await fetch(`${server.url}/mcp`, {
       headers: { ...session, accept: 'text/event-stream' },
     });
     expect(second.status).toBe(409);
     await second.text();
+    const replayed = await read(resumed, (t) => idsOf(t).length >= 1);
+    // One notification for the URI (what changed is read from the resource), newer than the one seen.
+    const replayedIds = idsOf(replayed);
+    expect(replayedIds).toHaveLength(1);
+    expect(Number(replayedIds[0])).toBeGreaterThan(Number(seen[0]));
+    expect(replayed).toContain(`"uri":"${uri}"`);
+    // Then live notifications continue on the resumed stream, with higher ids.
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'live again' });
+    const live = idsOf(await read(resumed, (t) => idsOf(t).length >= 1));
+    expect(live).toHaveLength(1);
+    expect(Number(live[0])).toBeGreaterThan(Number(replayedIds[0]));
+    resumedController.abort();
 
-    const reader = stream.body!.getReader();
-    let text = '';
-    const end = Date.now() + 3000;
-    while (!text.includes('\n\n') && Date.now() < end) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    controller.abort();
-    expect(text).toContain('id: 2\n');
-    expect(text).not.toContain('id: 1\n');
-    expect(text).toContain(`"uri":"${uri}"`);
+    // Only a change bob may not see while away: the replay has nothing for him, then a visible one arrives live.
+    await callTool(alice, 'add_message', {
+      session_id: sessionId,
+      content: 'only secret',
+      visibility: 'private',
+    });
+    const last = new AbortController();
+    const again = await fetch(`${server.url}/mcp`, {
+      headers: { ...session, accept: 'text/event-stream', 'last-event-id': live[0]! },
+      signal: last.signal,
+    });
+    await callTool(alice, 'add_message', { session_id: sessionId, content: 'visible after' });
+    const after = await read(again, (t) => idsOf(t).length >= 1);
+    const [only] = idsOf(after);
+    expect(idsOf(after)).toHaveLength(1);
+    // Its id is the cursor of the visible message's change, not the private one's (which came first).
+    expect(Number(only)).toBeGreaterThan(Number(live[0]) + 1);
+    last.abort();
     await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: session });
   });
 });

@@ -4,7 +4,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * The background clean-up: expired memory and revocations always; old audit rows, archived
- * sessions and old messages only when their RETENTION_* setting is above 0. Each purge is a method
+ * sessions, old change-feed rows and old messages only when their RETENTION_* setting is above 0. Each purge is a method
  * of the feature's service: the app layer reaches the database only through services.
  */
 export async function runRetention(services: Services, now = Date.now()): Promise<Record<string, number>> {
@@ -20,6 +20,8 @@ export async function runRetention(services: Services, now = Date.now()): Promis
       now - retention.archivedSessionDays * DAY_MS,
     );
   }
+  if (retention.changeDays > 0)
+    result.changes = await services.feed.purgeBefore(now - retention.changeDays * DAY_MS);
   if (retention.messageDays > 0)
     result.messages = await services.messages.purgeBefore(now - retention.messageDays * DAY_MS);
   return result;

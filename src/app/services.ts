@@ -110,7 +110,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   });
   const waiter = new MessageWaiter(feed, messages);
   metrics.track('long_polls', () => waiter.waiting);
-  const subscriptions = new ResourceSubscriptions(feed);
+  const subscriptions = new ResourceSubscriptions(feed, feed);
   await feed.start();
   return {
     config,

@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   RETENTION_MESSAGE_DAYS: int(0, 36_500).default(0),
   RETENTION_ARCHIVED_SESSION_DAYS: int(0, 36_500).default(0),
   RETENTION_AUDIT_DAYS: int(0, 36_500).default(90),
+  RETENTION_CHANGES_DAYS: int(0, 36_500).default(7),
 });
 
 export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -89,6 +90,8 @@ export interface Config {
     readonly messageDays: number;
     readonly archivedSessionDays: number;
     readonly auditDays: number;
+    /** The change feed's rows; a client resuming from further back is told everything it watches changed. */
+    readonly changeDays: number;
   };
 }
 
@@ -151,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       messageDays: e.RETENTION_MESSAGE_DAYS,
       archivedSessionDays: e.RETENTION_ARCHIVED_SESSION_DAYS,
       auditDays: e.RETENTION_AUDIT_DAYS,
+      changeDays: e.RETENTION_CHANGES_DAYS,
     }),
   });
 }

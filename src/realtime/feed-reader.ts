@@ -101,6 +101,31 @@ export class FeedReader implements FeedEvents {
     }
   }
 
+  /**
+   * The events with a cursor in (after, upTo], in pages, oldest first, without handing them to the
+   * listeners (a reconnecting client's replay); undefined when part of that range was purged.
+   */
+  async history(after: number, upTo: number): Promise<AsyncIterable<DomainEvent[]> | undefined> {
+    if (after >= upTo) return (async function* () {})();
+    const oldest = await this.feed.oldest();
+    if (oldest === 0 || after + 1 < oldest) return undefined;
+    const read = async function* (this: FeedReader): AsyncIterable<DomainEvent[]> {
+      let cursor = after;
+      while (cursor < upTo) {
+        const rows = (await this.feed.read(cursor, this.batch)).filter((r) => r.cursor <= upTo);
+        if (rows.length === 0) return;
+        cursor = rows[rows.length - 1]!.cursor;
+        yield await this.load(rows);
+      }
+    };
+    return read.call(this);
+  }
+
+  /** Retention: deletes changes recorded before `cutoff` (ms); a replay from further back notifies everything. */
+  purgeBefore(cutoff: number): Promise<number> {
+    return this.feed.purgeBefore(cutoff);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.stopWaking?.();

@@ -4,14 +4,44 @@ import type { Principal } from '../auth/principal.js';
 import type { DomainEvent, FeedEvents } from '../events/events.js';
 import { canSee } from '../messages/visibility.js';
 
-type Notify = (uri: string) => void;
+/**
+ * Tells one connection that `uri` changed. `eventId` orders notifications on the connection: the
+ * change's feed cursor, with `.k` added for the k-th further URI of the same connection that one
+ * change touches ("41", "41.1"). A client that reconnects with the last one it saw resumes there.
+ */
+type Notify = (uri: string, eventId: string) => void;
 
 interface Subscription {
-  readonly owner: string;
   readonly uri: string;
   readonly principal: Principal;
   readonly notify: Notify;
 }
+
+/** What replay needs of the feed: its position, and the events of a range of cursors. */
+export interface FeedHistory {
+  /** Every event up to this cursor has been handed to listeners. */
+  readonly position: number;
+  /** The events with a cursor in (after, upTo], in pages, oldest first; undefined when (after, …] was purged. */
+  history(after: number, upTo: number): Promise<AsyncIterable<DomainEvent[]> | undefined>;
+}
+
+/** A connection's event id: a feed cursor and the index among the URIs one change touched on it. */
+export interface EventPosition {
+  cursor: number;
+  index: number;
+}
+
+export const eventIdOf = (cursor: number, index: number): string =>
+  index === 0 ? String(cursor) : `${cursor}.${index}`;
+
+/** Parses an id made by eventIdOf; undefined for anything else (e.g. the SDK's POST stream ids). */
+export function parseEventPosition(value: string | undefined): EventPosition | undefined {
+  const m = value === undefined ? null : /^(\d{1,15})(?:\.(\d{1,6}))?$/.exec(value);
+  return m ? { cursor: Number(m[1]), index: Number(m[2] ?? 0) } : undefined;
+}
+
+/** Replay over more changes than this notifies every subscribed URI once instead of reading them. */
+export const MAX_REPLAY_CHANGES = 10_000;
 
 /** What a resource URI watches: the session's blackboard, or an agent's memory or inbox. */
 export function watchKeyOf(uri: string, caller: Principal): string {
@@ -58,59 +88,112 @@ function routeOf(event: DomainEvent): { key: string; allowed: (p: Principal) => 
 /**
  * Resource subscriptions, for every MCP connection of this process: after a change, each
  * subscriber allowed to see it is notified with the URI it subscribed to — and nobody else (a
- * private message notifies only those who can read it).
+ * private message notifies only those who can read it). A connection that lost its stream gets
+ * what it missed from the feed itself (`replay`), so nothing is held per connection.
  */
 export class ResourceSubscriptions {
-  private readonly byKey = new Map<string, Map<string, Subscription>>();
+  /** watch key → owner (one connection) → its subscriptions under that key, in subscription order. */
+  private readonly byKey = new Map<string, Map<string, Subscription[]>>();
   private readonly unsubscribeFeed: () => void;
 
-  constructor(feed: FeedEvents) {
+  constructor(
+    feed: FeedEvents,
+    private readonly history: FeedHistory,
+  ) {
     this.unsubscribeFeed = feed.subscribe((event) => this.dispatch(event));
   }
 
-  /** Throws AppError for a URI the caller may not watch. */
+  /** Throws AppError for a URI the caller may not watch. Subscribing twice to a URI changes nothing. */
   subscribe(owner: string, principal: Principal, uri: string, notify: Notify): void {
     const key = watchKeyOf(uri, principal);
-    let subs = this.byKey.get(key);
-    if (!subs) this.byKey.set(key, (subs = new Map()));
-    subs.set(`${owner}\n${uri}`, { owner, uri, principal, notify });
+    let owners = this.byKey.get(key);
+    if (!owners) this.byKey.set(key, (owners = new Map()));
+    const subs = owners.get(owner) ?? [];
+    owners.set(owner, [...subs.filter((s) => s.uri !== uri), { uri, principal, notify }]);
   }
 
   unsubscribe(owner: string, uri: string): void {
-    for (const [key, subs] of this.byKey) {
-      subs.delete(`${owner}\n${uri}`);
-      if (subs.size === 0) this.byKey.delete(key);
-    }
+    this.dropWhere((o, sub) => o === owner && sub.uri === uri);
   }
 
   /** Drops every subscription of a closed connection. */
   dropOwner(owner: string): void {
-    this.dropWhere((sub) => sub.owner === owner);
+    this.dropWhere((o) => o === owner);
   }
 
-  private dropWhere(predicate: (sub: Subscription) => boolean): void {
-    for (const [key, subs] of this.byKey) {
-      for (const [id, sub] of subs) if (predicate(sub)) subs.delete(id);
-      if (subs.size === 0) this.byKey.delete(key);
+  /**
+   * What a connection missed after `from`: one notification per URI that changed in (from, head],
+   * at the event id of its last change, oldest first. Live notifications after the returned head
+   * reach the connection as usual (ids above it), so a resumed stream gets each change once.
+   */
+  async replay(
+    owner: string,
+    from: EventPosition,
+  ): Promise<{ head: number; missed: { uri: string; eventId: string }[] }> {
+    const head = this.history.position;
+    const latest = new Map<string, EventPosition>();
+    const pages =
+      head - from.cursor > MAX_REPLAY_CHANGES ? undefined : await this.history.history(from.cursor - 1, head);
+    if (pages === undefined) {
+      // Too far back (or purged): everything this connection watches may have changed.
+      let index = 0;
+      for (const owners of this.byKey.values()) {
+        for (const sub of owners.get(owner) ?? []) latest.set(sub.uri, { cursor: head, index: index++ });
+      }
+    } else {
+      for await (const events of pages) {
+        for (const event of events) {
+          const route = routeOf(event);
+          const subs = route && this.byKey.get(route.key)?.get(owner);
+          if (!subs) continue;
+          subs.forEach((sub, index) => {
+            const at = { cursor: event.cursor, index };
+            if (after(at, from) && route.allowed(sub.principal)) latest.set(sub.uri, at);
+          });
+        }
+      }
+    }
+    const missed = [...latest]
+      .sort(([, a], [, b]) => a.cursor - b.cursor || a.index - b.index)
+      .map(([uri, at]) => ({ uri, eventId: eventIdOf(at.cursor, at.index) }));
+    return { head, missed };
+  }
+
+  private dropWhere(predicate: (owner: string, sub: Subscription) => boolean): void {
+    for (const [key, owners] of this.byKey) {
+      for (const [owner, subs] of owners) {
+        const kept = subs.filter((sub) => !predicate(owner, sub));
+        if (kept.length === 0) owners.delete(owner);
+        else if (kept.length !== subs.length) owners.set(owner, kept);
+      }
+      if (owners.size === 0) this.byKey.delete(key);
     }
   }
 
   private dispatch(event: DomainEvent): void {
     if (event.type === 'token.revoked') {
       const { jti, agentId } = event;
-      return this.dropWhere((sub) =>
+      return this.dropWhere((_, sub) =>
         jti === undefined ? sub.principal.agentId === agentId : sub.principal.tokenId === jti,
       );
     }
     const route = routeOf(event);
     if (!route) return;
-    const subs = this.byKey.get(route.key);
-    if (!subs) return;
+    const owners = this.byKey.get(route.key);
+    if (!owners) return;
     const now = Date.now() / 1000;
-    for (const [id, sub] of subs) {
-      // A subscription lives no longer than the token it was made with.
-      if (sub.principal.expiresAt !== undefined && sub.principal.expiresAt <= now) subs.delete(id);
-      else if (route.allowed(sub.principal)) sub.notify(sub.uri);
+    const id = String(event.cursor);
+    for (const [owner, subs] of owners) {
+      let index = 0;
+      for (const sub of subs) {
+        // A subscription lives no longer than the token it was made with.
+        if (sub.principal.expiresAt !== undefined && sub.principal.expiresAt <= now) {
+          this.dropWhere((o, s) => o === owner && s === sub);
+        } else if (route.allowed(sub.principal)) {
+          sub.notify(sub.uri, index === 0 ? id : eventIdOf(event.cursor, index));
+          index++;
+        }
+      }
     }
   }
 
@@ -119,3 +202,7 @@ export class ResourceSubscriptions {
     this.byKey.clear();
   }
 }
+
+/** Whether `at` comes after `from` on a connection. */
+const after = (at: EventPosition, from: EventPosition): boolean =>
+  at.cursor > from.cursor || (at.cursor === from.cursor && at.index > from.index);

@@ -45,6 +45,10 @@ export interface ChangeRow {
 export interface ChangeFeed {
   /** The cursor of the newest committed change (0 when there is none). */
   head(): Promise<number>;
+  /** The cursor of the oldest change still kept (retention purges old ones); 0 when there is none. */
+  oldest(): Promise<number>;
+  /** Retention: deletes changes recorded before `cutoff` (ms), never the newest; returns how many. */
+  purgeBefore(cutoff: number): Promise<number>;
   /** Up to `limit` committed changes with a cursor above `after`, in cursor order. */
   read(after: number, limit: number): Promise<ChangeRow[]>;
   /**
@@ -93,4 +97,25 @@ export async function headCursor(db: Db): Promise<number> {
     .select((eb) => eb.fn.max<number | null>('cursor').as('head'))
     .executeTakeFirst();
   return Number(row?.head ?? 0);
+}
+
+export async function oldestCursor(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('changes')
+    .select((eb) => eb.fn.min<number | null>('cursor').as('oldest'))
+    .executeTakeFirst();
+  return Number(row?.oldest ?? 0);
+}
+
+/**
+ * Retention: deletes the changes recorded before `cutoff` (ms), but never the newest one, so the
+ * head never moves back. Returns how many went.
+ */
+export async function purgeChangesBefore(db: Db, cutoff: number): Promise<number> {
+  const result = await db
+    .deleteFrom('changes')
+    .where('created_at', '<', cutoff)
+    .where('cursor', '<', (eb) => eb.selectFrom('changes').select((e) => e.fn.max('cursor').as('m')))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

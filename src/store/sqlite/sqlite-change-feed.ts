@@ -1,5 +1,12 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { type ChangeFeed, type ChangeRow, headCursor, readChanges } from '../change-feed.js';
+import {
+  type ChangeFeed,
+  type ChangeRow,
+  headCursor,
+  oldestCursor,
+  purgeChangesBefore,
+  readChanges,
+} from '../change-feed.js';
 import type { Db } from '../store.js';
 
 /** How often another process's commits are looked for (PRAGMA data_version: no I/O, a few µs). */
@@ -35,6 +42,14 @@ export class SqliteChangeFeed implements ChangeFeed {
 
   head(): Promise<number> {
     return headCursor(this.db);
+  }
+
+  oldest(): Promise<number> {
+    return oldestCursor(this.db);
+  }
+
+  purgeBefore(cutoff: number): Promise<number> {
+    return purgeChangesBefore(this.db, cutoff);
   }
 
   read(after: number, limit: number): Promise<ChangeRow[]> {

@@ -23,7 +23,7 @@ export function trigramsOf(query: string): string[] {
 
 /**
  * SQLite FTS5 with the trigram tokenizer over message content and metadata. The table is
- * contentless (it stores only the index) and is fed in batches from `messages` by id, so an
+ * contentless (it stores only the index) and is fed in batches from the change feed, so an
  * insert costs one row write, not one index segment; a search first catches the index up, so a
  * confirmed message is always searchable.
  */
@@ -58,27 +58,35 @@ export class SqliteSearchIndex implements SearchIndex {
     }
   }
 
+  /**
+   * Indexes the messages of the changes after the index's cursor (a feed cursor, so the index sees
+   * every committed message once, in commit order, whichever process wrote it).
+   */
   private async indexPending(db: Db): Promise<void> {
     for (;;) {
-      const added = await db.transaction().execute(async (trx) => {
+      const read = await db.transaction().execute(async (trx) => {
         const state = await sql<{
           last_id: number;
-        }>`SELECT last_id FROM search_index_state WHERE name = 'messages'`.execute(trx);
-        const lastId = state.rows[0]?.last_id ?? 0;
+        }>`SELECT last_id FROM search_index_state WHERE name = 'changes'`.execute(trx);
+        const after = state.rows[0]?.last_id ?? 0;
         const top = await sql<{
-          id: number | null;
-        }>`SELECT max(id) AS id FROM (SELECT id FROM messages WHERE id > ${lastId} ORDER BY id LIMIT ${BATCH})`.execute(
+          cursor: number | null;
+          n: number;
+        }>`SELECT max(cursor) AS cursor, count(*) AS n FROM (SELECT cursor FROM changes WHERE cursor > ${after} ORDER BY cursor LIMIT ${BATCH})`.execute(
           trx,
         );
-        const upTo = top.rows[0]?.id ?? null;
+        const upTo = top.rows[0]?.cursor ?? null;
         if (upTo === null) return 0;
-        await sql`INSERT INTO message_search (rowid, content, metadata) SELECT id, content, metadata FROM messages WHERE id > ${lastId} AND id <= ${upTo}`.execute(
+        await sql`INSERT INTO message_search (rowid, content, metadata)
+          SELECT messages.id, messages.content, messages.metadata FROM changes
+          JOIN messages ON messages.id = CAST(changes.ref AS INTEGER)
+          WHERE changes.cursor > ${after} AND changes.cursor <= ${upTo} AND changes.kind = 'message'`.execute(
           trx,
         );
-        await sql`UPDATE search_index_state SET last_id = ${upTo} WHERE name = 'messages'`.execute(trx);
-        return upTo - lastId;
+        await sql`UPDATE search_index_state SET last_id = ${upTo} WHERE name = 'changes'`.execute(trx);
+        return top.rows[0]?.n ?? 0;
       });
-      if (added < BATCH) return;
+      if (read < BATCH) return;
     }
   }
 

@@ -9,10 +9,10 @@ import { headerValue, readJsonBody, sendJson } from '../http/request.js';
 import { ClientBuffer } from './client-buffer.js';
 import { InMemoryEventStore } from './event-store.js';
 import { type McpSession, McpSessionRegistry } from './session-registry.js';
-import { SSE_RETRY_MS, SessionStream, parseEventId } from './session-stream.js';
+import { SSE_RETRY_MS, SessionStream, resourceUpdated } from './session-stream.js';
 import { tryFastToolCall } from './fast-tool-call.js';
 import { ListenBus, listenUris } from './listen-bus.js';
-import { watchKeyOf } from '../../realtime/resource-subscriptions.js';
+import { parseEventPosition, watchKeyOf } from '../../realtime/resource-subscriptions.js';
 import { type McpContext, buildMcpServer, resolveReader } from './mcp-server.js';
 
 type AuthedRequest = IncomingMessage & { auth?: AuthInfo };
@@ -218,7 +218,7 @@ export class McpHttpEndpoint {
     } else if (req.method === 'GET') {
       const lastEventId = headerValue(req, 'last-event-id');
       // Event ids of POST reply streams are the SDK's to replay; the rest is our notification stream.
-      if (lastEventId === undefined || parseEventId(lastEventId) !== undefined) {
+      if (lastEventId === undefined || parseEventPosition(lastEventId) !== undefined) {
         session.stream.attach(req, res);
         res.once('close', () => (session.lastSeen = Date.now()));
         return;
@@ -308,14 +308,19 @@ export class McpHttpEndpoint {
       );
       services.metrics.error('CLIENT_BUFFER_OVERFLOW');
     });
-    const stream = new SessionStream(buffer);
+    // The session's subscriptions are registered under `owner`; a resumed stream replays by it.
+    const owner = randomUUID();
+    const stream = new SessionStream(buffer, {
+      position: () => services.feed.position,
+      replay: async (from) => (await services.subscriptions.replay(owner, from)).missed,
+    });
     const params = (body as { params?: { protocolVersion?: unknown } }).params;
     if (typeof params?.protocolVersion === 'string') stream.protocolVersion = params.protocolVersion;
     const events = this.eventStore.forSession();
     const server = buildMcpServer(this.mcp, {
       persistent: true,
-      notify: (uri) =>
-        stream.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }),
+      owner,
+      notify: (uri, eventId) => stream.send(resourceUpdated(uri), eventId),
     });
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

@@ -110,7 +110,9 @@ export interface BuildOptions {
   /** A connection that lives long enough to be notified (2025-era HTTP session, stdio). */
   persistent: boolean;
   /** How a resources/updated notification reaches this connection; default: through the SDK. */
-  notify?: (uri: string) => void;
+  notify?: (uri: string, eventId: string) => void;
+  /** The connection's owner id in the subscription registry (default: a new one). */
+  owner?: string;
 }
 
 export function buildMcpServer(mcp: McpContext, options: BuildOptions): McpServer {
@@ -142,6 +144,6 @@ export function buildMcpServer(mcp: McpContext, options: BuildOptions): McpServe
   }
   registerResources(server, mcp);
   registerPrompts(server, mcp);
-  if (options.persistent) registerSubscriptions(server, mcp, options.notify);
+  if (options.persistent) registerSubscriptions(server, mcp, options.notify, options.owner);
   return server;
 }

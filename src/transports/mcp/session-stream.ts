@@ -2,32 +2,48 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { headerValue, sendJson } from '../http/request.js';
 import type { ClientBuffer } from './client-buffer.js';
+import { type EventPosition, parseEventPosition } from '../../realtime/resource-subscriptions.js';
 
-const REPLAY_CAPACITY = 1000;
 const KEEP_ALIVE_MS = 15_000;
 /** How long a client waits before reconnecting a closed stream (the SSE `retry:` field). */
 export const SSE_RETRY_MS = 1000;
+/** Live notifications held while a resumed stream's replay is read; past it the stream closes (the client resumes again). */
+const MAX_HELD = 10_000;
+
+/** Where a resumed stream finds what it missed: the change feed, through the subscription registry. */
+export interface StreamHistory {
+  /** The feed's position now: a stream that starts here missed nothing before it. */
+  position(): number;
+  /** One notification per URI the session's subscriptions saw change after `from`, oldest first. */
+  replay(from: EventPosition): Promise<{ uri: string; eventId: string }[]>;
+}
 
 /**
  * The server→client SSE stream (GET /mcp) of one 2025-era session, which carries its resource
  * notifications. Written here rather than through the SDK transport: a fan-out to a thousand
  * subscribers costs ~60 µs per notification through the SDK's web-stream and schema layers and
- * ~10 µs as one pre-formatted frame written to the socket (bench/fanout.bench.ts). Frames carry
- * per-session event ids; a client that reconnects with Last-Event-ID gets what it missed, and its
- * new stream replaces the old one (which a dropped connection may leave open on the server side).
+ * ~10 µs as one pre-formatted frame written to the socket (bench/fanout.bench.ts).
+ *
+ * Event ids are change-feed cursors (see ResourceSubscriptions), so nothing is kept per session
+ * for replay: a client that reconnects with Last-Event-ID gets, from the feed, one notification for
+ * each URI that changed after it, then the live ones; its new stream replaces the old one (which a
+ * dropped connection may leave open on the server side).
  */
 export class SessionStream {
   private res: ServerResponse | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
-  private sequence = 0;
-  private readonly recent: { id: number; frame: string }[] = [];
+  /** Live frames that arrive while a resumed stream's replay is read. */
+  private held: string[] | undefined;
 
   /** Set once the session's id is known (after initialize). */
   sessionId = '';
   /** The protocol version the client asked for in initialize (for requests without the header). */
   protocolVersion: string | undefined;
 
-  constructor(private readonly buffer: ClientBuffer) {}
+  constructor(
+    private readonly buffer: ClientBuffer,
+    private readonly history: StreamHistory,
+  ) {}
 
   /** Takes over a GET /mcp request as this session's stream (answers the refusals itself). */
   attach(req: IncomingMessage, res: ServerResponse): void {
@@ -38,9 +54,10 @@ export class SessionStream {
     if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
       return rpcError(res, 400, `Bad Request: Unsupported protocol version: ${version}`);
     }
-    const lastEventId = parseEventId(headerValue(req, 'last-event-id'));
+    const lastEventId = headerValue(req, 'last-event-id');
+    const from = parseEventPosition(lastEventId);
     if (this.res !== undefined) {
-      if (lastEventId === undefined) {
+      if (from === undefined) {
         return rpcError(res, 409, 'Conflict: Only one SSE stream is allowed per session');
       }
       this.close();
@@ -58,12 +75,10 @@ export class SessionStream {
     res.once('close', () => this.detach(res));
     if (primes(version ?? this.protocolVersion)) {
       // The priming event names the point this stream starts from, so a reconnect with it misses nothing.
-      const from = Math.min(lastEventId ?? this.sequence, this.sequence);
-      res.write(`id: ${from}\nretry: ${SSE_RETRY_MS}\ndata: \n\n`);
+      const id = from !== undefined ? lastEventId : String(this.history.position());
+      res.write(`id: ${id}\nretry: ${SSE_RETRY_MS}\ndata: \n\n`);
     }
-    if (lastEventId !== undefined) {
-      for (const event of this.recent) if (event.id > lastEventId && !res.destroyed) res.write(event.frame);
-    }
+    if (from !== undefined) this.resume(res, from);
     this.keepAlive = setInterval(() => res.write(': keepalive\n\n'), KEEP_ALIVE_MS);
     this.keepAlive.unref();
   }
@@ -72,13 +87,15 @@ export class SessionStream {
     return this.res !== undefined;
   }
 
-  /** Sends a JSON-RPC notification (kept for replay even while no stream is open). */
-  send(notification: object): void {
-    const id = ++this.sequence;
-    const frame = `id: ${id}\nevent: message\ndata: ${JSON.stringify(notification)}\n\n`;
-    this.recent.push({ id, frame });
-    if (this.recent.length > REPLAY_CAPACITY) this.recent.shift();
-    this.res?.write(frame);
+  /** Sends a JSON-RPC notification with its event id; with no stream open it is not kept (replay reads the feed). */
+  send(notification: object, eventId: string): void {
+    if (this.res === undefined) return;
+    const frame = `id: ${eventId}\nevent: message\ndata: ${JSON.stringify(notification)}\n\n`;
+    if (this.held === undefined) {
+      this.res.write(frame);
+    } else if (this.held.push(frame) > MAX_HELD) {
+      this.close();
+    }
   }
 
   close(): void {
@@ -89,17 +106,40 @@ export class SessionStream {
     }
   }
 
+  /** Writes what the client missed after `from`, then what arrived meanwhile. */
+  private resume(res: ServerResponse, from: EventPosition): void {
+    const held: string[] = [];
+    this.held = held;
+    this.history
+      .replay(from)
+      .then((missed) => {
+        if (this.res !== res) return;
+        for (const { uri, eventId } of missed) {
+          res.write(`id: ${eventId}\nevent: message\ndata: ${JSON.stringify(resourceUpdated(uri))}\n\n`);
+        }
+        for (const frame of held) res.write(frame);
+        this.held = undefined;
+      })
+      .catch(() => {
+        // The client reconnects (retry:) with the same Last-Event-ID and tries again.
+        if (this.res === res) this.close();
+      });
+  }
+
   private detach(res: ServerResponse): void {
     if (this.res !== res) return;
     this.res = undefined;
+    this.held = undefined;
     clearInterval(this.keepAlive);
   }
 }
 
-/** This stream's event ids are plain sequence numbers; anything else belongs to the SDK's POST streams. */
-export function parseEventId(value: string | undefined): number | undefined {
-  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
-}
+/** The notification that tells a client to read `uri` again. */
+export const resourceUpdated = (uri: string) => ({
+  jsonrpc: '2.0',
+  method: 'notifications/resources/updated',
+  params: { uri },
+});
 
 /**
  * Empty-data priming events arrived with protocol 2025-11-25; older clients try to parse the empty

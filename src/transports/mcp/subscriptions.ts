@@ -10,10 +10,11 @@ import { type McpContext, toProtocolError } from './mcp-server.js';
 export function registerSubscriptions(
   server: McpServer,
   mcp: McpContext,
-  notify: (uri: string) => void = (uri) =>
+  notify: (uri: string, eventId: string) => void = (uri) =>
     void server.server.sendResourceUpdated({ uri }).catch(() => undefined),
+  /** Who owns the subscriptions in the registry (the HTTP session replays by it); one per connection. */
+  owner: string = randomUUID(),
 ): void {
-  const owner = randomUUID();
   const registry = mcp.services.subscriptions;
   server.server.setRequestHandler('resources/subscribe', async (request, ctx) => {
     const principal = await mcp.principalOf(ctx);
