@@ -10,7 +10,10 @@
  * Env: BENCH_CLIENTS (100), BENCH_WARMUP_MS (2000), BENCH_DURATION_MS (8000), BENCH_PATHS (all, comma list),
  * BENCH_ROUNDS (1; more rounds report the median round per path and the median same-round ratio),
  * BENCH_QUIET_PCT (off; on a shared machine, wait before each path until other load is under this % of a core),
- * BENCH_NODE_FLAGS (extra node flags for the server children, e.g. --cpu-prof).
+ * BENCH_NODE_FLAGS (extra node flags for the server children, e.g. --cpu-prof),
+ * BENCH_COMPARE_TREE (another checkout with node_modules, e.g. the last landed commit in a git worktree:
+ * adds the paths tool-http@ref and mcp@ref, served by that tree's bench/serve-for-bench.ts, measured in
+ * the same rounds, and a "× ref" column: this tree against it, as the median of same-round ratios).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { type Child, spawnChild } from './child.js';
@@ -102,12 +105,17 @@ async function benchBare(mode: 'insert' | 'full'): Promise<PathResult> {
 }
 
 /** A server child and a fresh session on it. */
-async function startServer(): Promise<{
+/** The server script of this tree, or of BENCH_COMPARE_TREE for the @ref paths. */
+const OWN_SERVER = './serve-for-bench.ts';
+const COMPARE_TREE = process.env.BENCH_COMPARE_TREE;
+const REF_SERVER = COMPARE_TREE === undefined ? undefined : `${COMPARE_TREE}/bench/serve-for-bench.ts`;
+
+async function startServer(script: string): Promise<{
   child: Child<ServerInfo>;
   sessionId: string;
   auth: Record<string, string>;
 }> {
-  const child = await spawnChild<ServerInfo>('./serve-for-bench.ts');
+  const child = await spawnChild<ServerInfo>(script);
   const auth = { authorization: `Bearer ${child.info.token}` };
   const agent = keepAliveAgent(1);
   const res = await post(
@@ -125,8 +133,8 @@ async function startServer(): Promise<{
   return { child, sessionId: body.session_id, auth };
 }
 
-async function benchToolHttp(): Promise<PathResult> {
-  const { child, sessionId, auth } = await startServer();
+async function benchToolHttp(script = OWN_SERVER): Promise<PathResult> {
+  const { child, sessionId, auth } = await startServer(script);
   try {
     const agent = keepAliveAgent(CLIENTS);
     const url = `${child.info.url}/mcp/tool/add_message`;
@@ -183,8 +191,8 @@ async function openMcpSession(
   return { headers, nextId: 1, calls: 0 };
 }
 
-async function benchMcp(): Promise<PathResult> {
-  const { child, sessionId, auth } = await startServer();
+async function benchMcp(script = OWN_SERVER): Promise<PathResult> {
+  const { child, sessionId, auth } = await startServer(script);
   try {
     const agent = keepAliveAgent(CLIENTS);
     const url = `${child.info.url}/mcp`;
@@ -226,7 +234,7 @@ async function benchMcp(): Promise<PathResult> {
 
 /** Correctness only: the official client makes the same call over Streamable HTTP. */
 async function officialClientCheck(): Promise<{ ok: boolean; calls: number; meanMs: number; era?: string }> {
-  const { child, sessionId, auth } = await startServer();
+  const { child, sessionId, auth } = await startServer(OWN_SERVER);
   const client = new Client({ name: 'bench-check', version: '1.0.0' });
   try {
     await client.connect(
@@ -282,9 +290,16 @@ async function main(): Promise<void> {
   const benches: Record<string, () => Promise<PathResult>> = {
     bare: () => benchBare('insert'),
     'bare-full': () => benchBare('full'),
-    'tool-http': benchToolHttp,
-    mcp: benchMcp,
+    'tool-http': () => benchToolHttp(),
+    mcp: () => benchMcp(),
+    ...(REF_SERVER !== undefined
+      ? { 'tool-http@ref': () => benchToolHttp(REF_SERVER), 'mcp@ref': () => benchMcp(REF_SERVER) }
+      : {}),
   };
+  if (REF_SERVER !== undefined) {
+    for (const name of ['tool-http', 'mcp']) if (PATHS.includes(name)) PATHS.push(`${name}@ref`);
+    console.log(`comparing with ${COMPARE_TREE} (paths @ref)`);
+  }
   for (const name of PATHS)
     if (benches[name] === undefined)
       throw new Error(`unknown path ${name}; use ${Object.keys(benches).join(',')}`);
@@ -311,12 +326,16 @@ async function main(): Promise<void> {
   // Per path, the round with the median throughput; ratios are medians of same-round ratios.
   const runs: Record<string, PathResult> = {};
   const ratios: Record<string, number> = {};
+  /** This tree's path against the same path of BENCH_COMPARE_TREE, median of same-round ratios. */
+  const vsRef: Record<string, number> = {};
   for (const name of PATHS) {
     const all = rounds.map((r) => r[name]!);
     const mid = median(all.map((r) => r.rps));
     runs[name] = all.find((r) => r.rps === mid)!;
     if (PATHS.includes('bare'))
       ratios[name] = round(median(rounds.map((r) => r[name]!.rps / r.bare!.rps)), 3);
+    if (PATHS.includes(`${name}@ref`))
+      vsRef[name] = round(median(rounds.map((r) => r[name]!.rps / r[`${name}@ref`]!.rps)), 3);
   }
 
   console.log();
@@ -335,6 +354,7 @@ async function main(): Promise<void> {
         'gen CPU %',
         'other CPU %',
         '× bare',
+        '× ref',
         'goal',
       ],
       Object.entries(runs).map(([name, r]) => [
@@ -350,6 +370,7 @@ async function main(): Promise<void> {
         r.cpu?.generatorCorePct ?? '-',
         r.cpu?.otherCorePct ?? '-',
         ratios[name] ?? '-',
+        vsRef[name] ?? '-',
         GOALS[name] !== undefined
           ? `≥ ${GOALS[name]} ${(ratios[name] ?? 0) >= GOALS[name] ? 'met' : 'MISSED'}`
           : '',
@@ -375,6 +396,7 @@ async function main(): Promise<void> {
     officialClientCheck: check,
     runs,
     ratios,
+    ...(REF_SERVER !== undefined ? { compareTree: COMPARE_TREE, vsRef } : {}),
     goals: GOALS,
     ...(ROUNDS > 1 ? { rounds } : {}),
   });

@@ -12,7 +12,9 @@
  *
  * Env: BENCH_FANOUT_N (100,1000), BENCH_FANOUT_TRANSPORTS (websocket,mcp), BENCH_FANOUT_MESSAGES (50),
  * BENCH_FANOUT_WARMUP (5 messages, not counted), BENCH_FANOUT_GAP_MS (20), BENCH_FANOUT_WORKERS (0),
- * BENCH_FANOUT_ROUNDS (3; each case is reported from its median-p99 round), BENCH_NODE_FLAGS (extra node flags for the server child, e.g. "--cpu-prof --cpu-prof-dir=…").
+ * BENCH_FANOUT_ROUNDS (3; each case is reported from its median-p99 round), BENCH_NODE_FLAGS (extra node flags for the server child, e.g. "--cpu-prof --cpu-prof-dir=…"),
+ * BENCH_COMPARE_TREE (another checkout with node_modules, e.g. the last landed commit in a git worktree:
+ * every case also runs on that tree's bench/serve-for-bench.ts, as "<transport>@ref", in the same rounds).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -429,7 +431,8 @@ function processCpuMs(pid: number | undefined): number {
 
 interface RunResult {
   round: number;
-  transport: Transport;
+  /** The transport, with "@ref" when the server was BENCH_COMPARE_TREE's. */
+  transport: string;
   subscribers: number;
   messages: number;
   warmupMessages: number;
@@ -459,8 +462,16 @@ interface RunResult {
   firstError?: string;
 }
 
-async function runOne(roundNo: number, transport: Transport, n: number): Promise<RunResult> {
-  const child: Child<ServerInfo> = await spawnChild<ServerInfo>('./serve-for-bench.ts');
+const COMPARE_TREE = process.env.BENCH_COMPARE_TREE;
+/** Every case: each transport, and each again on BENCH_COMPARE_TREE's server when set. */
+const CASES = TRANSPORTS.flatMap((t) => (COMPARE_TREE === undefined ? [t] : [t, `${t}@ref`]));
+
+async function runOne(roundNo: number, label: string, n: number): Promise<RunResult> {
+  const ref = label.endsWith('@ref');
+  const transport = label.replace('@ref', '') as Transport;
+  const child: Child<ServerInfo> = await spawnChild<ServerInfo>(
+    ref ? `${COMPARE_TREE}/bench/serve-for-bench.ts` : './serve-for-bench.ts',
+  );
   const pid = child.process.pid;
   if (new URL(child.info.url).hostname !== '127.0.0.1') {
     await child.stop();
@@ -617,7 +628,7 @@ async function runOne(roundNo: number, transport: Transport, n: number): Promise
     );
     return {
       round: roundNo,
-      transport,
+      transport: label,
       subscribers: n,
       messages: MESSAGES,
       warmupMessages: WARMUP,
@@ -663,7 +674,7 @@ async function main(): Promise<void> {
   // Rounds are interleaved (every case once per round) so a disturbance spreads over the cases.
   const all: RunResult[] = [];
   for (let roundNo = 1; roundNo <= ROUNDS; roundNo++) {
-    for (const transport of TRANSPORTS) {
+    for (const transport of CASES) {
       for (const n of SIZES) {
         process.stdout.write(`  ${ROUNDS > 1 ? `round ${roundNo} ` : ''}${transport} × ${n} … `);
         const r = await runOne(roundNo, transport, n);
@@ -681,7 +692,7 @@ async function main(): Promise<void> {
   // Per case, the round with the median p99 (the lower middle one for an even count).
   const roundsOf = (r: RunResult) =>
     all.filter((x) => x.transport === r.transport && x.subscribers === r.subscribers);
-  const runs = TRANSPORTS.flatMap((transport) =>
+  const runs = CASES.flatMap((transport) =>
     SIZES.map((n) => {
       const cases = all
         .filter((x) => x.transport === transport && x.subscribers === n)

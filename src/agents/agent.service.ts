@@ -116,7 +116,6 @@ export class AgentService {
         last_heartbeat: now,
         last_activity: now,
       });
-      await recordChange(trx, 'presence', saved.session_id, caller.agentId, 'active', now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'register_agent',
@@ -137,14 +136,6 @@ export class AgentService {
       const saved =
         (await recordHeartbeat(trx, caller.agentId, now, status ?? null)) ??
         (await this.registerBare(trx, caller, now, status));
-      await recordChange(
-        trx,
-        'presence',
-        saved.session_id,
-        caller.agentId,
-        saved.status_hint ?? 'active',
-        now,
-      );
       return saved;
     });
     return this.view(row, now);

@@ -5,7 +5,6 @@ import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import type { MailView } from '../events/events.js';
-import { recordChange } from '../store/change-feed.js';
 import type { MailRow } from '../store/schema.js';
 import type { Storage } from '../store/store.js';
 import type { AgentService } from './agent.service.js';
@@ -116,7 +115,6 @@ export class MailService {
           created_at: now,
         })),
       );
-      for (const row of inserted) await recordChange(trx, 'mail', null, row.to_agent, row.id, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'send_message',
@@ -180,11 +178,7 @@ export class MailService {
     const ids = rows.filter((r) => r.delivered_at === null).map((r) => Number(r.id));
     if (ids.length === 0) return new Map();
     const now = nowMs();
-    const changed = await this.store.write(async (trx) => {
-      const updated = await markDelivered(trx, agentId, ids, now);
-      for (const row of updated) await recordChange(trx, 'receipt', null, row.from_agent, row.id, now);
-      return updated;
-    });
+    const changed = await this.store.write((trx) => markDelivered(trx, agentId, ids, now));
     return new Map(changed.map((row) => [Number(row.id), toMailView(row)]));
   }
 
@@ -209,7 +203,6 @@ export class MailService {
     const row = await this.store.write(async (trx) => {
       const updated = await markRead(trx, caller.agentId, id, now);
       if (updated === undefined) throw mailNotFound(id);
-      await recordChange(trx, 'receipt', null, updated.from_agent, updated.id, now);
       return updated;
     });
     return toMailView(row);

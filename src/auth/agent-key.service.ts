@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { auditService } from '../audit/audit.service.js';
 import { toIso, toIsoOrNull } from '../core/time.js';
-import { recordChange } from '../store/change-feed.js';
 import type { AgentKeyRow } from '../store/schema.js';
 import type { Storage } from '../store/store.js';
 import {
@@ -160,8 +159,6 @@ export class AgentKeys {
         replaced = previous.key_id;
       }
       await insertAgentKey(trx, row);
-      // Every process ends the agent's connections on `ended` (and on `issued` with REQUIRE_AGENT_KEYS).
-      await recordChange(trx, 'agent_key', null, agentId, replaced === null ? 'issued' : 'ended', now);
       await auditService.record(trx, {
         agentId,
         action: 'issue_agent_key',
@@ -179,7 +176,6 @@ export class AgentKeys {
       const active = await findActiveKey(trx, agentId);
       if (active === undefined) return undefined;
       await revokeActiveKey(trx, agentId, now, actor);
-      await recordChange(trx, 'agent_key', null, agentId, 'ended', now);
       await auditService.record(trx, {
         agentId,
         action: 'revoke_agent_key',

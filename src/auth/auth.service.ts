@@ -3,7 +3,6 @@ import { AGENT_ID_PATTERN } from '../core/ids.js';
 import { auditService } from '../audit/audit.service.js';
 import type { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import type { AgentKeyRow } from '../store/schema.js';
-import { recordChange } from '../store/change-feed.js';
 import type { Storage } from '../store/store.js';
 import { AgentKeys } from './agent-key.service.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
@@ -378,9 +377,8 @@ export class AuthService {
         revoked_at: Date.now(),
         expires_at: expiresAtSec * 1000,
       });
-      // Open connections (WebSockets, subscriptions) authenticated with this token end when the
-      // feed reader of each process reads this change.
-      await recordChange(trx, 'revocation', null, agentId, jti);
+      // Open connections (WebSockets, subscriptions) authenticated with this token end when each
+      // process's feed reader reads the change this insert records.
       await auditService.record(trx, { agentId, action, details: { jti } });
     });
     this.revoked.add(jti);

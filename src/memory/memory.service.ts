@@ -5,7 +5,6 @@ import { nowMs, toIso, toIsoOrNull } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { requireSession } from '../sessions/session.service.js';
-import { recordChange } from '../store/change-feed.js';
 import type { MemoryRow } from '../store/schema.js';
 import type { Storage } from '../store/store.js';
 import {
@@ -153,7 +152,6 @@ export class MemoryService {
       } else {
         await insertMemory(trx, { agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
       }
-      await recordChange(trx, 'memory', input.sessionId ?? null, caller.agentId, input.key, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'set_memory',
@@ -212,7 +210,6 @@ export class MemoryService {
     await this.store.write(async (trx) => {
       const deleted = await deleteLiveMemory(trx, address(caller, key, sessionId), nowMs());
       if (!deleted) throw notFound(key, sessionId);
-      await recordChange(trx, 'memory', sessionId ?? null, caller.agentId, key);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'delete_memory',

@@ -5,7 +5,6 @@ import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { requireSession } from '../sessions/session.service.js';
-import { recordChange } from '../store/change-feed.js';
 import type { Storage } from '../store/store.js';
 import { type NewestMessages, readMessagePage, readNewestMessages } from './message.pages.js';
 import {
@@ -93,7 +92,6 @@ export class MessageService {
         parent_message_id: input.parentMessageId ?? null,
         created_at: now,
       });
-      await recordChange(trx, 'message', input.sessionId, caller.agentId, id, now);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'add_message',

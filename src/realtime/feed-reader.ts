@@ -5,9 +5,10 @@ import type { ChangeFeed, ChangeRow } from '../store/change-feed.js';
 /**
  * How a write reaches a subscriber — the whole path, in order:
  *
- * 1. A service writes in a transaction and, in the same transaction, records a change row
- *    (`recordChange`, src/store/change-feed.ts): kind, routing keys, a reference — no content.
- *    The row commits or rolls back with the write; its cursor is in commit order.
+ * 1. A service writes through `store.write` (one transaction; group commit on SQLite). The row
+ *    write itself records a change row — a trigger per table (migration 0005; the kinds are listed
+ *    in src/store/change-feed.ts): kind, routing keys, a reference, no content. The change commits
+ *    or rolls back with the write; its cursor is in commit order.
  * 2. The store's change feed wakes the reader: right after this process's COMMIT, or — for a
  *    commit by another process on the same database (a `stdio` process beside `serve`) — from its
  *    cross-process signal (SQLite: `PRAGMA data_version` on a short timer). A wake-up carries at

@@ -9,7 +9,6 @@ import type { MessageView } from '../messages/message.view.js';
 import { countVisibleByVisibility, insertMessage } from '../messages/message.repository.js';
 import { readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer } from '../messages/visibility.js';
-import { recordChange } from '../store/change-feed.js';
 import type { SessionRow } from '../store/schema.js';
 import type { Db, Storage } from '../store/store.js';
 import {
@@ -104,7 +103,6 @@ export class SessionService {
         updated_at: now,
         metadata: toJsonText(input.metadata ?? null),
       });
-      await recordChange(trx, 'session', sessionId, caller.agentId, 'active', now);
       let messageId: number | undefined;
       if (input.initialMessage !== undefined) {
         messageId = await insertMessage(trx, {
@@ -118,7 +116,6 @@ export class SessionService {
           parent_message_id: null,
           created_at: now,
         });
-        await recordChange(trx, 'message', sessionId, caller.agentId, messageId, now);
       }
       await auditService.record(trx, {
         agentId: caller.agentId,
@@ -236,7 +233,6 @@ export class SessionService {
         updated_at: nowMs(),
       });
       if (row === undefined) throw sessionNotFound(sessionId);
-      await recordChange(trx, 'session', sessionId, caller.agentId, row.status);
       await auditService.record(trx, {
         agentId: caller.agentId,
         action: 'update_session',

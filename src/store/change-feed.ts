@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Db } from './store.js';
 
 /** What a change row records; the reader loads the referenced row of each kind in one query. */
@@ -60,9 +59,9 @@ export interface ChangeFeed {
 }
 
 /**
- * Records a change in the caller's transaction, so it commits or rolls back with the change.
- * The one writer of the log: a single small insert whose SQL text never varies (its prepared
- * statement is reused), no content.
+ * Records a change in the caller's transaction, so it commits or rolls back with it — for the one
+ * change that is no row write (an agent's WebSocket connected or disconnected). Every row write
+ * records its change by itself: a trigger per table (migration 0005).
  */
 export async function recordChange(
   trx: Db,
@@ -72,13 +71,17 @@ export async function recordChange(
   ref: string | number | null,
   at: number = Date.now(),
 ): Promise<void> {
-  await sql`insert into changes (kind, session_id, agent_id, ref, created_at) values (${kind}, ${sessionId}, ${agentId}, ${ref === null ? null : String(ref)}, ${at})`.execute(
-    trx,
-  );
+  await trx
+    .insertInto('changes')
+    .values({
+      kind,
+      session_id: sessionId,
+      agent_id: agentId,
+      ref: ref === null ? null : String(ref),
+      created_at: at,
+    })
+    .execute();
 }
-
-/** The SQL text recordChange runs starts with this (the SQLite store watches for it to know a commit recorded changes). */
-export const RECORD_CHANGE_SQL_PREFIX = 'insert into changes ';
 
 export async function readChanges(db: Db, after: number, limit: number): Promise<ChangeRow[]> {
   const rows = await db

@@ -15,25 +15,27 @@ export const DATA_VERSION_POLL_MS = 50;
 type Listener = (upTo?: number) => void;
 
 /**
- * The change feed on SQLite. Wake-ups come from two places:
- * - this process: the store's connection reports each insert into `changes` and each COMMIT
- *   (`recorded`, `committed`); listeners hear of a commit that recorded changes right after it;
+ * The change feed on SQLite. Change rows are written by triggers (migration 0005) in the writer's
+ * own statement. Wake-ups come from two places:
+ * - this process: the store's connection reports each COMMIT (`committed`); when the feed's
+ *   AUTOINCREMENT sequence moved, listeners hear of it right after, with the new head;
  * - other processes (`stdio` beside `serve`): `PRAGMA data_version` changes when another connection
  *   committed, checked every DATA_VERSION_POLL_MS while someone listens (an unref'ed timer).
  */
 export class SqliteChangeFeed implements ChangeFeed {
   private readonly listeners = new Set<Listener>();
   private readonly dataVersion: BetterSqlite3.Statement<[], number>;
+  /** The feed's sequence: the highest cursor handed out (prepared once the table exists). */
+  private sequence: BetterSqlite3.Statement<[], number> | undefined;
   private lastDataVersion: number;
   private timer: NodeJS.Timeout | undefined;
-  /** The highest cursor recorded by the open transaction, 0 when none. */
-  private pending = 0;
-  /** The highest committed cursor not yet announced (announcing is deferred to a microtask). */
-  private announce = 0;
+  /** The highest cursor announced (or about to be, in a microtask). */
+  private announced = 0;
+  private announcing = false;
 
   constructor(
     private readonly db: Db,
-    raw: BetterSqlite3.Database,
+    private readonly raw: BetterSqlite3.Database,
     private readonly pollMs = DATA_VERSION_POLL_MS,
   ) {
     this.dataVersion = raw.prepare<[], number>('PRAGMA data_version').pluck();
@@ -68,36 +70,35 @@ export class SqliteChangeFeed implements ChangeFeed {
     };
   }
 
-  /** The connection inserted a change row (`inTransaction`: it commits later, else it committed now). */
-  recorded(cursor: number, inTransaction: boolean): void {
-    if (cursor > this.pending) this.pending = cursor;
-    if (!inTransaction) this.committed();
-  }
-
-  /** The connection committed: announce what the transaction recorded, if anything. */
+  /**
+   * The store's connection committed. One indexed read of the sequence (microseconds) tells whether
+   * the transaction recorded changes; listeners are told after the driver's call returns.
+   */
   committed(): void {
-    if (this.pending === 0) return;
-    const first = this.announce === 0;
-    this.announce = Math.max(this.announce, this.pending);
-    this.pending = 0;
+    if (this.listeners.size === 0) return;
+    let head: number;
+    try {
+      this.sequence ??= this.raw
+        .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        .pluck();
+      head = this.sequence.get() ?? 0;
+    } catch {
+      return; // closing, or before the migrations: nobody to tell
+    }
+    if (head <= this.announced) return;
+    this.announced = head;
+    if (this.announcing) return;
+    this.announcing = true;
     // Never call listeners inside the driver's statement: a throwing listener would fail the COMMIT.
-    if (first) queueMicrotask(() => this.flush());
-  }
-
-  /** The transaction rolled back: what it recorded never happened. */
-  rolledBack(): void {
-    this.pending = 0;
+    queueMicrotask(() => {
+      this.announcing = false;
+      this.notify(this.announced);
+    });
   }
 
   close(): void {
     this.stopTimer();
     this.listeners.clear();
-  }
-
-  private flush(): void {
-    const upTo = this.announce;
-    this.announce = 0;
-    this.notify(upTo);
   }
 
   private checkOtherProcesses(): void {

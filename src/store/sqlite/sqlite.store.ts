@@ -2,7 +2,6 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from 'kysely';
 import { ensurePrivateDir, makePrivateIfPresent, touchPrivateFile } from '../../core/private-files.js';
-import { RECORD_CHANGE_SQL_PREFIX } from '../change-feed.js';
 import { GroupCommit } from '../group-commit.js';
 import { migrateToLatest } from '../migrate.js';
 import type { Database } from '../schema.js';
@@ -86,7 +85,7 @@ const STATEMENT_CACHE_SIZE = 500;
  * sixth of a write's CPU. The same SQL text reuses its compiled statement (we never stream, so a
  * statement is never in use twice at once). Bounded: queries with varying IN-lists would grow it.
  * It also turns Kysely's BEGIN into BEGIN IMMEDIATE (see below), and tells the change feed when a
- * change row is inserted and when the transaction holding it commits or rolls back.
+ * transaction commits.
  */
 function withStatementCache(
   raw: BetterSqlite3.Database,
@@ -103,7 +102,7 @@ function withStatementCache(
       let statement = cache.get(sqlText);
       if (statement === undefined) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
-        statement = reportingToFeed(sqlText, raw.prepare(sqlText), raw, feed);
+        statement = reportingToFeed(sqlText, raw.prepare(sqlText), feed);
         cache.set(sqlText, statement);
       }
       return statement;
@@ -112,34 +111,22 @@ function withStatementCache(
 }
 
 /**
- * The three statements the change feed must hear of, wrapped once when prepared (so the hot path
- * pays one extra call, no allocation): a change row's insert, COMMIT and ROLLBACK. A savepoint's
- * ROLLBACK TO is not reported: the feed may then announce a cursor that was rolled back, which
- * only makes a reader look once more.
+ * COMMIT, wrapped once when prepared (so the hot path pays one extra call, no allocation), tells
+ * the change feed that a transaction ended: it then checks whether it recorded changes.
  */
 function reportingToFeed(
   sqlText: string,
   statement: BetterSqlite3.Statement,
-  raw: BetterSqlite3.Database,
   feed: () => SqliteChangeFeed | undefined,
 ): SqliteStatement {
-  let after: ((result: BetterSqlite3.RunResult) => void) | undefined;
-  if (sqlText.startsWith(RECORD_CHANGE_SQL_PREFIX)) {
-    after = (result) => feed()?.recorded(Number(result.lastInsertRowid), raw.inTransaction);
-  } else if (sqlText === 'commit') {
-    after = () => feed()?.committed();
-  } else if (sqlText === 'rollback') {
-    after = () => feed()?.rolledBack();
-  }
-  if (after === undefined) return statement;
-  const report = after;
+  if (sqlText !== 'commit') return statement;
   return {
     reader: statement.reader,
     all: (parameters) => statement.all(parameters),
     iterate: (parameters) => statement.iterate(parameters),
     run(parameters) {
       const result = statement.run(parameters);
-      report(result);
+      feed()?.committed();
       return result;
     },
   };
