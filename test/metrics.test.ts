@@ -132,9 +132,9 @@ describe('metrics', () => {
       expect(await errors('UNAUTHORIZED')).toBe(unauthorized + 1);
     });
 
-    it('counts change-feed events in scs_feed_events_total by type', async () => {
+    it('counts the changes read from the change feed in scs_feed_changes_total by kind', async () => {
       const { samples } = await scrape();
-      expect(value(samples, 'scs_feed_events_total', { type: 'message.created' })).toBe(2);
+      expect(value(samples, 'scs_feed_changes_total', { kind: 'message' })).toBe(2);
     });
 
     it('tracks open WebSockets in scs_websockets_open', async () => {

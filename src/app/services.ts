@@ -96,18 +96,21 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     {
       issuedKeyEndsConnections: config.requireAgentKeys,
       onError: (error) => logger.error({ err: error }, 'reading the change feed failed'),
+      onRead: (change) => metrics.feedChange(change.kind),
     },
   );
   const syncKeys = () =>
     auth.agentKeys.sync().catch((error: unknown) => logger.warn({ err: error }, 'agent key sync failed'));
-  feed.subscribe((event) => {
-    metrics.feedEvent(event.type);
-    // Revocations by any process on the database take effect here at once.
-    if (event.type === 'token.revoked') {
-      if (event.jti !== undefined) auth.noteRevoked(event.jti);
-      else void syncKeys();
-    } else if (event.type === 'agent_key.changed') void syncKeys();
-  });
+  // Revocations by any process on the database take effect here at once.
+  feed.subscribe(
+    (event) => {
+      if (event.type === 'token.revoked') {
+        if (event.jti !== undefined) auth.noteRevoked(event.jti);
+        else void syncKeys();
+      } else if (event.type === 'agent_key.changed') void syncKeys();
+    },
+    (change) => change.kind === 'revocation' || change.kind === 'agent_key',
+  );
   const waiter = new MessageWaiter(feed, messages);
   metrics.track('long_polls', () => waiter.waiting);
   const subscriptions = new ResourceSubscriptions(feed, feed);

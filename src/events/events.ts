@@ -34,8 +34,19 @@ export type DomainEvent = { cursor: number } & (
 
 export type DomainEventType = DomainEvent['type'];
 
+/** What a committed change looks like before its rows are loaded (see src/store/change-feed.ts). */
+export interface ChangeSummary {
+  readonly kind: string;
+  readonly session_id: string | null;
+  readonly agent_id: string | null;
+}
+
 /** Where real-time consumers listen; the feed reader is the one source. */
 export interface FeedEvents {
-  /** Returns an idempotent unsubscribe. */
-  subscribe(listener: (event: DomainEvent) => void): () => void;
+  /**
+   * `wants` says, from the change alone, whether the listener could act on it (someone in this
+   * process follows that session or agent): a change nobody wants is never loaded. Without it the
+   * listener gets every event. Returns an idempotent unsubscribe.
+   */
+  subscribe(listener: (event: DomainEvent) => void, wants?: (change: ChangeSummary) => boolean): () => void;
 }

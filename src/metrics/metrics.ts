@@ -36,10 +36,10 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
-  private readonly feedEvents = new Counter({
-    name: 'scs_feed_events_total',
-    help: 'Committed changes read from the change feed by this process, by event type.',
-    labelNames: ['type'] as const,
+  private readonly feedChanges = new Counter({
+    name: 'scs_feed_changes_total',
+    help: 'Committed changes read from the change feed by this process, by kind.',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
   private readonly dbQueries = new Histogram({
@@ -95,8 +95,8 @@ export class Metrics {
     this.errors.inc({ code });
   }
 
-  feedEvent(type: string): void {
-    this.feedEvents.inc({ type });
+  feedChange(kind: string): void {
+    this.feedChanges.inc({ kind });
   }
 
   dbQuery(sqlText: string, ms: number): void {

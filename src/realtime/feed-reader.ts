@@ -1,4 +1,4 @@
-import type { DomainEvent, FeedEvents, MailView } from '../events/events.js';
+import type { ChangeSummary, DomainEvent, FeedEvents, MailView } from '../events/events.js';
 import type { MessageView } from '../messages/message.view.js';
 import type { ChangeFeed, ChangeRow } from '../store/change-feed.js';
 
@@ -13,9 +13,9 @@ import type { ChangeFeed, ChangeRow } from '../store/change-feed.js';
  *    commit by another process on the same database (a `stdio` process beside `serve`) — from its
  *    cross-process signal (SQLite: `PRAGMA data_version` on a short timer). A wake-up carries at
  *    most a cursor, never a row.
- * 3. This reader (one per process) reads the changes after its cursor once, in cursor order, loads
- *    the rows they reference in one query per kind, and hands each change as a DomainEvent to its
- *    listeners.
+ * 3. This reader (one per process) reads the changes after its cursor once, in cursor order, keeps
+ *    those some listener wants (someone here follows that session or agent), loads the rows they
+ *    reference in one query per kind, and hands each as a DomainEvent to the listeners that want it.
  * 4. The listeners, all in src/realtime/, fan out per subscriber with the one visibility rule:
  *    ResourceSubscriptions (MCP `resources/subscribe` and `subscriptions/listen`), MessageWaiter
  *    (`wait_for_messages`) and PushHub (WebSocket sockets). Transports only hand them sockets and
@@ -36,18 +36,22 @@ export interface FeedReaderOptions {
   issuedKeyEndsConnections: boolean;
   /** A failed read is reported here and retried after RETRY_MS. */
   onError: (error: unknown) => void;
+  /** Every change read, wanted or not (metrics count them by kind). */
+  onRead?: (change: ChangeSummary) => void;
   /** Changes read per query (tests lower it to cross page boundaries). */
   batch?: number;
 }
 
 type Listener = (event: DomainEvent) => void;
+type Wants = (change: ChangeSummary) => boolean;
+const EVERYTHING: Wants = () => true;
 
 const DEFAULT_BATCH = 500;
 const RETRY_MS = 200;
 
 /** Tails the change feed from the head it finds at start; see the path above. */
 export class FeedReader implements FeedEvents {
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Map<Listener, Wants>();
   private cursor = 0;
   private draining: Promise<void> | undefined;
   /** A wake-up arrived during a drain: read once more after it. */
@@ -76,8 +80,8 @@ export class FeedReader implements FeedEvents {
     return this.cursor;
   }
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
+  subscribe(listener: Listener, wants: Wants = EVERYTHING): () => void {
+    this.listeners.set(listener, wants);
     return () => {
       this.listeners.delete(listener);
     };
@@ -116,7 +120,7 @@ export class FeedReader implements FeedEvents {
         const rows = (await this.feed.read(cursor, this.batch)).filter((r) => r.cursor <= upTo);
         if (rows.length === 0) return;
         cursor = rows[rows.length - 1]!.cursor;
-        yield await this.load(rows);
+        yield (await this.load(rows)).map(({ event }) => event);
       }
     };
     return read.call(this);
@@ -142,9 +146,10 @@ export class FeedReader implements FeedEvents {
         for (;;) {
           const rows = await this.feed.read(this.cursor, this.batch);
           if (rows.length === 0 || this.closed) break;
-          const events = await this.load(rows);
+          const wanted = rows.filter((row) => this.wanted(row));
+          const events = wanted.length > 0 ? await this.load(wanted) : [];
           this.cursor = rows[rows.length - 1]!.cursor;
-          for (const event of events) this.emit(event);
+          for (const { event, change } of events) this.emit(event, change);
           if (rows.length < this.batch) break;
         }
       } catch (error) {
@@ -158,8 +163,15 @@ export class FeedReader implements FeedEvents {
     } while (this.again && !this.closed);
   }
 
+  /** Whether some listener wants the change (metrics hear of every change read). */
+  private wanted(change: ChangeRow): boolean {
+    this.options.onRead?.(change);
+    for (const wants of this.listeners.values()) if (wants(change)) return true;
+    return false;
+  }
+
   /** The events of a page of changes, in cursor order; rows that reference deleted data drop out. */
-  private async load(rows: readonly ChangeRow[]): Promise<DomainEvent[]> {
+  private async load(rows: readonly ChangeRow[]): Promise<Array<{ event: DomainEvent; change: ChangeRow }>> {
     const messageIds: number[] = [];
     const mailIds: number[] = [];
     for (const row of rows) {
@@ -172,10 +184,10 @@ export class FeedReader implements FeedEvents {
     ]);
     const messageById = new Map(messages.map((m) => [m.id, m]));
     const mailById = new Map(mail.map((m) => [m.id, m]));
-    const events: DomainEvent[] = [];
-    for (const row of rows) {
-      const event = this.toEvent(row, messageById, mailById);
-      if (event !== undefined) events.push(event);
+    const events: Array<{ event: DomainEvent; change: ChangeRow }> = [];
+    for (const change of rows) {
+      const event = this.toEvent(change, messageById, mailById);
+      if (event !== undefined) events.push({ event, change });
     }
     return events;
   }
@@ -223,8 +235,9 @@ export class FeedReader implements FeedEvents {
     }
   }
 
-  private emit(event: DomainEvent): void {
-    for (const listener of this.listeners) {
+  private emit(event: DomainEvent, change: ChangeRow): void {
+    for (const [listener, wants] of this.listeners) {
+      if (!wants(change)) continue;
       try {
         listener(event);
       } catch (error) {

@@ -20,12 +20,15 @@ export class MessageWaiter {
     feed: FeedEvents,
     private readonly messages: MessageService,
   ) {
-    this.unsubscribe = feed.subscribe((event) => {
-      if (event.type !== 'message.created') return;
-      const waiting = this.waiters.get(event.message.session_id);
-      if (!waiting) return;
-      for (const waiter of waiting) if (canSee(waiter.viewer, event.message)) waiter.wake();
-    });
+    this.unsubscribe = feed.subscribe(
+      (event) => {
+        if (event.type !== 'message.created') return;
+        const waiting = this.waiters.get(event.message.session_id);
+        if (!waiting) return;
+        for (const waiter of waiting) if (canSee(waiter.viewer, event.message)) waiter.wake();
+      },
+      (change) => change.kind === 'message' && this.waiters.has(change.session_id ?? ''),
+    );
   }
 
   get waiting(): number {

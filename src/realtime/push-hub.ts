@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { FeedEvents, MailView } from '../events/events.js';
+import type { ChangeSummary, FeedEvents, MailView } from '../events/events.js';
 import type { MessageView } from '../messages/message.view.js';
 import { canSee } from '../messages/visibility.js';
 
@@ -31,24 +31,27 @@ export class PushHub {
     feed: FeedEvents,
     private readonly toFrame: (message: MessageView) => string,
   ) {
-    this.unsubscribeFeed = feed.subscribe((event) => {
-      switch (event.type) {
-        case 'mail.sent':
-          for (const t of this.byAgent.get(event.mail.to) ?? []) t.onMail(event.mail);
-          break;
-        case 'mail.receipt':
-          for (const t of this.byAgent.get(event.mail.from) ?? []) t.onReceipt(event.mail);
-          break;
-        case 'token.revoked':
-          for (const t of this.byAgent.get(event.agentId) ?? []) {
-            if (event.jti === undefined || t.principal.tokenId === event.jti) t.onRevoked();
-          }
-          break;
-        case 'message.created':
-          this.dispatchMessage(event.message);
-          break;
-      }
-    });
+    this.unsubscribeFeed = feed.subscribe(
+      (event) => {
+        switch (event.type) {
+          case 'mail.sent':
+            for (const t of this.byAgent.get(event.mail.to) ?? []) t.onMail(event.mail);
+            break;
+          case 'mail.receipt':
+            for (const t of this.byAgent.get(event.mail.from) ?? []) t.onReceipt(event.mail);
+            break;
+          case 'token.revoked':
+            for (const t of this.byAgent.get(event.agentId) ?? []) {
+              if (event.jti === undefined || t.principal.tokenId === event.jti) t.onRevoked();
+            }
+            break;
+          case 'message.created':
+            this.dispatchMessage(event.message);
+            break;
+        }
+      },
+      (change) => this.wants(change),
+    );
   }
 
   /** Mail, receipts and revocations of the target's agent reach it until `remove`. */
@@ -74,6 +77,21 @@ export class PushHub {
     this.unsubscribeFeed();
     this.byAgent.clear();
     this.bySession.clear();
+  }
+
+  /** Whether a socket here follows the change's session, or belongs to its agent. */
+  private wants(change: ChangeSummary): boolean {
+    switch (change.kind) {
+      case 'message':
+        return this.bySession.has(change.session_id ?? '');
+      case 'mail':
+      case 'receipt':
+      case 'revocation':
+      case 'agent_key':
+        return this.byAgent.has(change.agent_id ?? '');
+      default:
+        return false;
+    }
   }
 
   private dispatchMessage(message: MessageView): void {

@@ -1,7 +1,7 @@
 import { AppError } from '../core/errors.js';
 import { SESSION_ID_PATTERN } from '../core/ids.js';
 import type { Principal } from '../auth/principal.js';
-import type { DomainEvent, FeedEvents } from '../events/events.js';
+import type { ChangeSummary, DomainEvent, FeedEvents } from '../events/events.js';
 import { canSee } from '../messages/visibility.js';
 
 /**
@@ -100,7 +100,10 @@ export class ResourceSubscriptions {
     feed: FeedEvents,
     private readonly history: FeedHistory,
   ) {
-    this.unsubscribeFeed = feed.subscribe((event) => this.dispatch(event));
+    this.unsubscribeFeed = feed.subscribe(
+      (event) => this.dispatch(event),
+      (change) => this.wants(change),
+    );
   }
 
   /** Throws AppError for a URI the caller may not watch. Subscribing twice to a URI changes nothing. */
@@ -157,6 +160,29 @@ export class ResourceSubscriptions {
       .sort(([, a], [, b]) => a.cursor - b.cursor || a.index - b.index)
       .map(([uri, at]) => ({ uri, eventId: eventIdOf(at.cursor, at.index) }));
     return { head, missed };
+  }
+
+  /** Whether some subscription here watches what the change touched (or may end because of it). */
+  private wants(change: ChangeSummary): boolean {
+    if (this.byKey.size === 0) return false;
+    switch (change.kind) {
+      case 'message':
+      case 'session':
+        return this.byKey.has(`session:${change.session_id}`);
+      case 'memory':
+        return this.byKey.has(`memory:${change.agent_id}`);
+      case 'mail':
+        return this.byKey.has(`inbox:${change.agent_id}`);
+      case 'receipt':
+        // The receipt's agent is the sender; the inbox that changed is the recipient's.
+        for (const key of this.byKey.keys()) if (key.startsWith('inbox:')) return true;
+        return false;
+      case 'revocation':
+      case 'agent_key':
+        return true;
+      default:
+        return false;
+    }
   }
 
   private dropWhere(predicate: (owner: string, sub: Subscription) => boolean): void {
