@@ -297,7 +297,11 @@ async function main(): Promise<void> {
       : {}),
   };
   if (REF_SERVER !== undefined) {
-    for (const name of ['tool-http', 'mcp']) if (PATHS.includes(name)) PATHS.push(`${name}@ref`);
+    // Each @ref path runs right after its own, so a pair sees the same machine.
+    for (const name of ['tool-http', 'mcp']) {
+      const at = PATHS.indexOf(name);
+      if (at >= 0) PATHS.splice(at + 1, 0, `${name}@ref`);
+    }
     console.log(`comparing with ${COMPARE_TREE} (paths @ref)`);
   }
   for (const name of PATHS)

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './store.js';
 
 /** What a change row records; the reader loads the referenced row of each kind in one query. */
@@ -84,14 +85,10 @@ export async function recordChange(
 }
 
 export async function readChanges(db: Db, after: number, limit: number): Promise<ChangeRow[]> {
-  const rows = await db
-    .selectFrom('changes')
-    .selectAll()
-    .where('cursor', '>', after)
-    .orderBy('cursor')
-    .limit(limit)
-    .execute();
-  return rows as ChangeRow[];
+  // Plain SQL: read after every commit, it should cost no query building.
+  const rows = await sql<ChangeRow>`SELECT cursor, kind, session_id, agent_id, ref, created_at FROM changes
+    WHERE cursor > ${after} ORDER BY cursor LIMIT ${limit}`.execute(db);
+  return rows.rows;
 }
 
 export async function headCursor(db: Db): Promise<number> {

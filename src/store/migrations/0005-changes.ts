@@ -57,9 +57,11 @@ const SQLITE_TRIGGERS: Record<string, string> = {
 /**
  * The change log (docs/change-feed.md): one small row per committed change, written in the same
  * transaction as the change, carrying routing keys and a reference — never the content. On SQLite
- * every write transaction begins IMMEDIATE, so writers are serialized and `cursor` (AUTOINCREMENT:
- * never reused, always above every value handed out before) is in commit order. Only the primary
- * key is indexed: readers range-scan it, and every further index would cost each write.
+ * every write transaction begins IMMEDIATE, so writers are serialized and `cursor` (the rowid: one
+ * above the highest, and retention never deletes the highest, so never reused) is in commit order.
+ * Not AUTOINCREMENT: it would cost every change a second row write (sqlite_sequence) for nothing.
+ * Only the primary key is indexed: readers range-scan it, and every further index would cost each
+ * write.
  *
  * SQLite's search index follows the feed from here on (its state row `changes` holds a feed
  * cursor): messages it had not indexed yet get a change row each, in id order, so it finds them.
@@ -68,9 +70,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
   await db.schema
     .createTable('changes')
-    .addColumn('cursor', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-    )
+    .addColumn('cursor', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => c.primaryKey())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('session_id', 'text')
     .addColumn('agent_id', 'text')

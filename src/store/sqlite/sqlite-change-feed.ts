@@ -17,16 +17,16 @@ type Listener = (upTo?: number) => void;
 /**
  * The change feed on SQLite. Change rows are written by triggers (migration 0005) in the writer's
  * own statement. Wake-ups come from two places:
- * - this process: the store's connection reports each COMMIT (`committed`); when the feed's
- *   AUTOINCREMENT sequence moved, listeners hear of it right after, with the new head;
+ * - this process: the store's connection reports each COMMIT (`committed`); when the feed's head
+ *   moved, listeners hear of it right after, with the new head;
  * - other processes (`stdio` beside `serve`): `PRAGMA data_version` changes when another connection
  *   committed, checked every DATA_VERSION_POLL_MS while someone listens (an unref'ed timer).
  */
 export class SqliteChangeFeed implements ChangeFeed {
   private readonly listeners = new Set<Listener>();
   private readonly dataVersion: BetterSqlite3.Statement<[], number>;
-  /** The feed's sequence: the highest cursor handed out (prepared once the table exists). */
-  private sequence: BetterSqlite3.Statement<[], number> | undefined;
+  /** The feed's head: its highest cursor, the last entry of its primary key (prepared once the table exists). */
+  private headQuery: BetterSqlite3.Statement<[], number | null> | undefined;
   private lastDataVersion: number;
   private timer: NodeJS.Timeout | undefined;
   /** The highest cursor announced (or about to be, in a microtask). */
@@ -71,17 +71,16 @@ export class SqliteChangeFeed implements ChangeFeed {
   }
 
   /**
-   * The store's connection committed. One indexed read of the sequence (microseconds) tells whether
-   * the transaction recorded changes; listeners are told after the driver's call returns.
+   * The store's connection committed. One read of the head (the last key of the primary key, a few
+   * µs) tells whether the transaction recorded changes; listeners are told after the driver's call
+   * returns.
    */
   committed(): void {
     if (this.listeners.size === 0) return;
     let head: number;
     try {
-      this.sequence ??= this.raw
-        .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
-        .pluck();
-      head = this.sequence.get() ?? 0;
+      this.headQuery ??= this.raw.prepare<[], number | null>('SELECT max(cursor) FROM changes').pluck();
+      head = this.headQuery.get() ?? 0;
     } catch {
       return; // closing, or before the migrations: nobody to tell
     }
