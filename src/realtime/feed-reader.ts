@@ -53,6 +53,8 @@ const RETRY_MS = 200;
 export class FeedReader implements FeedEvents {
   private readonly listeners = new Map<Listener, Wants>();
   private cursor = 0;
+  /** A drain is running; `draining` is its promise (kept after it settles, for `caughtUp` and `close`). */
+  private reading = false;
   private draining: Promise<void> | undefined;
   /** A wake-up arrived during a drain: read once more after it. */
   private again = false;
@@ -90,11 +92,10 @@ export class FeedReader implements FeedEvents {
   /** Reads what is new; `upTo` (when known) lets a wake-up for changes already read cost nothing. */
   wake(upTo?: number): void {
     if (this.closed || (upTo !== undefined && upTo <= this.cursor)) return;
-    if (this.draining !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.draining = this.drain().finally(() => (this.draining = undefined));
+    this.again = true;
+    if (this.reading) return;
+    this.reading = true;
+    this.draining = this.drain();
   }
 
   /** Resolves when every change committed before the call has been handed out (tests, shutdown). */
@@ -102,7 +103,7 @@ export class FeedReader implements FeedEvents {
     const head = await this.feed.head();
     while (this.cursor < head && !this.closed) {
       this.wake(head);
-      await (this.draining ?? new Promise((resolve) => setTimeout(resolve, 10)));
+      await (this.reading ? this.draining : new Promise((resolve) => setTimeout(resolve, 10)));
     }
   }
 
@@ -139,10 +140,14 @@ export class FeedReader implements FeedEvents {
     this.listeners.clear();
   }
 
+  /**
+   * Reads until no wake-up is pending. `again` is checked and `reading` cleared in one synchronous
+   * step (the finally), so a wake-up that arrives at any moment is never lost.
+   */
   private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
+    try {
+      while (this.again && !this.closed) {
+        this.again = false;
         for (;;) {
           const rows = await this.feed.read(this.cursor, this.batch);
           if (rows.length === 0 || this.closed) break;
@@ -152,15 +157,16 @@ export class FeedReader implements FeedEvents {
           for (const { event, change } of events) this.emit(event, change);
           if (rows.length < this.batch) break;
         }
-      } catch (error) {
-        // The cursor did not move: the same changes are read again, once, by the retry.
-        this.options.onError(error);
-        clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.wake(), RETRY_MS);
-        this.retry.unref();
-        return;
       }
-    } while (this.again && !this.closed);
+    } catch (error) {
+      // The cursor did not move: the same changes are read again, once, by the retry.
+      this.options.onError(error);
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.wake(), RETRY_MS);
+      this.retry.unref();
+    } finally {
+      this.reading = false;
+    }
   }
 
   /** Whether some listener wants the change (metrics hear of every change read). */
