@@ -1,12 +1,10 @@
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectStdio } from './helpers/cli.js';
 import { callTool } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 import { TestSocket, type WsFrame } from './helpers/ws-client.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = 30;
 /** Small pages, so get_messages paging crosses several page boundaries. */
 const PAGE = 7;
@@ -107,22 +105,12 @@ describe('a client resuming from any cursor, after a server restart too, gets ev
 
   beforeAll(async () => {
     server = await startTestServer();
-    stdio = new Client({ name: 'scs-resume-test', version: '1.0.0' });
-    await stdio.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: ['--import', 'tsx', 'src/cli/main.ts', 'stdio'],
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          DATA_DIR: server.dataDir,
-          SCS_AGENT_ID: 'rs-stdio',
-          LOG_LEVEL: 'silent',
-          RATE_LIMIT_PER_SECOND: '100000',
-          RATE_LIMIT_BURST: '100000',
-        },
-      }),
-    );
+    stdio = (
+      await connectStdio(server.dataDir, 'rs-stdio', {
+        RATE_LIMIT_PER_SECOND: '100000',
+        RATE_LIMIT_BURST: '100000',
+      })
+    ).client;
     const { body } = await callHttpTool(
       server.url,
       'create_session',

@@ -1,11 +1,8 @@
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStdio } from './helpers/cli.js';
 import { callTool, connectMcp } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Message {
   id: number;
@@ -18,33 +15,21 @@ interface Message {
 describe('MCP over stdio (the real CLI in a child process)', () => {
   let http: TestServer;
   let stdio: Client;
-  let stderr = '';
+  let stderr: () => string = () => '';
   let sessionId: string;
 
   beforeAll(async () => {
     // The HTTP server first: it generates the data directory's keys, which the stdio process reuses.
     http = await startTestServer();
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', 'src/cli/main.ts', 'stdio'],
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATA_DIR: http.dataDir,
-        SCS_AGENT_ID: 'stdio-agent',
-        LOG_LEVEL: 'silent',
-      },
-      stderr: 'pipe',
-    });
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    stdio = new Client({ name: 'scs-stdio-test', version: '1.0.0' });
-    await stdio.connect(transport);
+    const child = await connectStdio(http.dataDir, 'stdio-agent');
+    stdio = child.client;
+    stderr = child.stderr;
   });
 
   afterAll(async () => {
     await stdio?.close();
     await http?.cleanup();
-    if (stderr.trim().length > 0) console.log(`stdio server stderr:\n${stderr}`);
+    if (stderr().trim().length > 0) console.log(`stdio server stderr:\n${stderr()}`);
   });
 
   it('lists the same tools as the HTTP MCP endpoint', async () => {

@@ -1,5 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -84,4 +86,30 @@ export function startCliServer(env: Record<string, string>): Promise<CliServer> 
       reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`));
     });
   });
+}
+
+/** An MCP client connected to a real `stdio` child process on `dataDir`; `stderr()` is what it wrote there. */
+export async function connectStdio(
+  dataDir: string,
+  agentId: string,
+  env: Record<string, string> = {},
+): Promise<{ client: Client; stderr: () => string }> {
+  let stderr = '';
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['--import', 'tsx', 'src/cli/main.ts', 'stdio'],
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATA_DIR: dataDir,
+      SCS_AGENT_ID: agentId,
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = new Client({ name: `scs-test-${agentId}`, version: '1.0.0' });
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
 }
