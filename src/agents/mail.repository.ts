@@ -70,3 +70,53 @@ export async function markRead(
     .returningAll()
     .executeTakeFirst();
 }
+
+/** Mail sent and received per agent, over the whole mail table (a dashboard overview). */
+export async function mailCountsByAgent(db: Db): Promise<Map<string, { sent: number; received: number }>> {
+  const [sent, received] = await Promise.all([
+    db
+      .selectFrom('mail')
+      .select((eb) => ['from_agent as agent', eb.fn.countAll<number | string>().as('n')])
+      .groupBy('from_agent')
+      .execute(),
+    db
+      .selectFrom('mail')
+      .select((eb) => ['to_agent as agent', eb.fn.countAll<number | string>().as('n')])
+      .groupBy('to_agent')
+      .execute(),
+  ]);
+  const counts = new Map<string, { sent: number; received: number }>();
+  const entry = (agent: string) => {
+    let found = counts.get(agent);
+    if (!found) counts.set(agent, (found = { sent: 0, received: 0 }));
+    return found;
+  };
+  for (const r of sent) entry(r.agent).sent = Number(r.n);
+  for (const r of received) entry(r.agent).received = Number(r.n);
+  return counts;
+}
+
+/** Mail counted per (sender, recipient): in all, and how many of them were replies. */
+export async function mailEdges(
+  db: Db,
+  limit: number,
+): Promise<Array<{ from: string; to: string; mail: number; replies: number }>> {
+  const rows = await db
+    .selectFrom('mail')
+    .select((eb) => [
+      'from_agent',
+      'to_agent',
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.count<number | string>('reply_to').as('replies'),
+    ])
+    .groupBy(['from_agent', 'to_agent'])
+    .orderBy('n', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    from: r.from_agent,
+    to: r.to_agent,
+    mail: Number(r.n),
+    replies: Number(r.replies),
+  }));
+}

@@ -14,6 +14,8 @@ import {
   insertMail,
   listInbox,
   listSent,
+  mailCountsByAgent,
+  mailEdges,
   markDelivered,
   markRead,
 } from './mail.repository.js';
@@ -206,5 +208,15 @@ export class MailService {
       return updated;
     });
     return toMailView(row);
+  }
+
+  /** Mail sent and received per agent id (the dashboard's agents page). */
+  countsByAgent(): Promise<Map<string, { sent: number; received: number }>> {
+    return mailCountsByAgent(this.store.db);
+  }
+
+  /** Who mailed whom, and how often (the dashboard's graph); the busiest `limit` pairs. */
+  edges(limit = 5_000): Promise<Array<{ from: string; to: string; mail: number; replies: number }>> {
+    return mailEdges(this.store.db, limit);
   }
 }

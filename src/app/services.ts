@@ -4,6 +4,7 @@ import { AgentService } from '../agents/agent.service.js';
 import { MailService } from '../agents/mail.service.js';
 import { AuditLog } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
+import { DashboardAuth } from '../auth/dashboard-auth.js';
 import { type Secrets, resolveSecrets } from '../auth/secrets.js';
 import { MemoryService } from '../memory/memory.service.js';
 import { MessageService } from '../messages/message.service.js';
@@ -35,6 +36,8 @@ export interface Services {
   /** Per client address: failed authentications; when empty, the address's credentials are refused unchecked. */
   readonly authFailureLimiter: TokenBucketRateLimiter;
   readonly auth: AuthService;
+  /** The dashboard's login (ADMIN_PASSWORD, else the admin API key) and its cookie tokens. */
+  readonly dashboard: DashboardAuth;
   readonly sessions: SessionService;
   readonly messages: MessageService;
   readonly memory: MemoryService;
@@ -126,6 +129,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     anonymousLimiter,
     authFailureLimiter,
     auth,
+    dashboard: new DashboardAuth(
+      secrets.jwtSecret,
+      config.adminPassword ?? secrets.adminApiKey,
+      auth,
+      authFailureLimiter,
+    ),
     sessions: new SessionService(store, config.limits.maxReplyBytes),
     messages,
     memory: new MemoryService(store, config.maxMemoryValueBytes, config.limits.maxReplyBytes),

@@ -5,6 +5,7 @@ import type { TokenBucketRateLimiter } from '../realtime/rate-limiter.js';
 import type { AgentKeyRow } from '../store/schema.js';
 import type { Storage } from '../store/store.js';
 import { AgentKeys } from './agent-key.service.js';
+import { DASHBOARD_SUBJECT } from './dashboard-token.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
 import { insertRevocation, purgeExpiredRevocations } from './revocation.repository.js';
 import { type Secrets, secretEquals } from './secrets.js';
@@ -92,6 +93,19 @@ export class AuthService {
     this.revoked.add(jti);
   }
 
+  /** Whether a token id was revoked (by any process on the database: the change feed says so). */
+  isRevoked(jti: string): boolean {
+    return this.revoked.has(jti);
+  }
+
+  /**
+   * Ends a token that is not an agent token (the dashboard's cookie) by its id: the same revocation
+   * list, so every process on the database refuses it from the moment the change is read.
+   */
+  revokeTokenId(jti: string, agentId: string, expiresAtSec: number, action: string): Promise<void> {
+    return this.recordRevocation(jti, agentId, expiresAtSec, action);
+  }
+
   private async identify(apiKey: string): Promise<KeyMatch | undefined> {
     if (secretEquals(apiKey, this.secrets.adminApiKey)) return { via: 'admin' };
     if (secretEquals(apiKey, this.secrets.apiKey)) return { via: 'shared' };
@@ -138,6 +152,13 @@ export class AuthService {
 
   /** With REQUIRE_AGENT_KEYS, the shared key (or a token minted with it) cannot be an agent that has its own key. */
   private assertSharedMayActAs(agentId: string): void {
+    // The dashboard's human operator: no agent on the shared key may post as it.
+    if (agentId === DASHBOARD_SUBJECT) {
+      throw new AppError(
+        'PERMISSION_DENIED',
+        `"${DASHBOARD_SUBJECT}" is the dashboard's human operator; agents cannot act as it with the shared key. Choose another agent_id.`,
+      );
+    }
     if (!this.options.requireAgentKeys || this.agentKeys.activeFor(agentId) === undefined) return;
     throw new AppError(
       'PERMISSION_DENIED',

@@ -174,8 +174,19 @@ export class MemoryService {
    * `scope`: a session id, "all" (every scope), or undefined (global only). In (scope, key) order;
    * `cursor` is the `next_cursor` of the previous page.
    */
-  async list(
+  list(
     caller: Principal,
+    scope: string | undefined,
+    prefix: string | undefined,
+    limit: number,
+    cursor?: string | undefined,
+  ): Promise<{ entries: MemoryEntry[] } & PageInfo<string>> {
+    return this.listOf(caller.agentId, scope, prefix, limit, cursor);
+  }
+
+  /** `list` of any agent's memory, for an overseer (the dashboard): callers check that they may. */
+  async listOf(
+    agentId: string,
     scope: string | undefined,
     prefix: string | undefined,
     limit: number,
@@ -191,7 +202,7 @@ export class MemoryService {
       next: (last, n) =>
         listLiveMemory(
           this.store.db,
-          caller.agentId,
+          agentId,
           scopeKey,
           prefix,
           now,

@@ -107,3 +107,28 @@ export async function deleteMessagesBefore(db: Db, before: number): Promise<numb
   const result = await db.deleteFrom('messages').where('created_at', '<', before).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Per session (of these ids): how many messages, how many distinct senders, the newest time. */
+export async function messageStatsBySession(
+  db: Db,
+  sessionIds: readonly string[],
+): Promise<Array<{ session_id: string; messages: number; senders: number; last_at: number | null }>> {
+  if (sessionIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('messages')
+    .select((eb) => [
+      'session_id',
+      eb.fn.countAll<number | string>().as('messages'),
+      eb.fn.count<number | string>('sender').distinct().as('senders'),
+      eb.fn.max<number | string | null>('created_at').as('last_at'),
+    ])
+    .where('session_id', 'in', sessionIds)
+    .groupBy('session_id')
+    .execute();
+  return rows.map((r) => ({
+    session_id: r.session_id,
+    messages: Number(r.messages),
+    senders: Number(r.senders),
+    last_at: r.last_at === null ? null : Number(r.last_at),
+  }));
+}

@@ -18,6 +18,9 @@ import {
 import { type MessageView, toMessageView } from './message.view.js';
 import type { Viewer, Visibility } from './visibility.js';
 
+/** The visibilities a message may have (for adapters, which do not reach the visibility rule itself). */
+export { VISIBILITIES } from './visibility.js';
+
 export interface NewMessage {
   sessionId: string;
   content: string;

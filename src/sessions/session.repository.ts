@@ -1,4 +1,4 @@
-import type { Insertable } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import type { Db } from '../store/store.js';
 import type { SessionRow, SessionTable } from '../store/schema.js';
 
@@ -13,6 +13,8 @@ export async function findSession(db: Db, sessionId: string): Promise<SessionRow
 export interface SessionListFilter {
   status?: string | undefined;
   createdBy?: string | undefined;
+  /** Text the purpose or the session id contains (LIKE; case-insensitive for ASCII on SQLite). */
+  text?: string | undefined;
   /** Keyset cursor: the (updated_at, session_id) of the last row of the previous page. */
   cursor?: { updatedAt: number; sessionId: string } | undefined;
 }
@@ -22,6 +24,15 @@ export async function listSessions(db: Db, filter: SessionListFilter, limit: num
   let q = db.selectFrom('sessions').selectAll();
   if (filter.status !== undefined) q = q.where('status', '=', filter.status);
   if (filter.createdBy !== undefined) q = q.where('created_by', '=', filter.createdBy);
+  if (filter.text !== undefined) {
+    const pattern = `%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where((eb) =>
+      eb.or([
+        sql<boolean>`${eb.ref('purpose')} like ${pattern} escape '\\'`,
+        sql<boolean>`${eb.ref('session_id')} like ${pattern} escape '\\'`,
+      ]),
+    );
+  }
   const cursor = filter.cursor;
   if (cursor !== undefined) {
     q = q.where((eb) =>

@@ -6,7 +6,11 @@ import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, readPage } from '../core/paging.js';
 import type { MessageView } from '../messages/message.view.js';
-import { countVisibleByVisibility, insertMessage } from '../messages/message.repository.js';
+import {
+  countVisibleByVisibility,
+  insertMessage,
+  messageStatsBySession,
+} from '../messages/message.repository.js';
 import { readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer } from '../messages/visibility.js';
 import type { SessionRow } from '../store/schema.js';
@@ -32,6 +36,15 @@ export interface SessionView {
   created_at: string;
   updated_at: string;
   metadata: Record<string, unknown> | null;
+}
+
+/** A session with what an overview shows of its messages (the dashboard's sessions table). */
+export interface SessionSummary extends SessionView {
+  message_count: number;
+  /** Distinct senders of its messages. */
+  agent_count: number;
+  /** The newest message's time, else the session's last update. */
+  last_activity: string;
 }
 
 export const toSessionView = (row: SessionRow): SessionView => ({
@@ -170,11 +183,13 @@ export class SessionService {
   async list(filter: {
     status?: SessionStatus | undefined;
     createdBy?: string | undefined;
+    /** Text the purpose or the session id contains. */
+    text?: string | undefined;
     limit: number;
     cursor?: string | undefined;
   }): Promise<{ sessions: SessionView[] } & PageInfo<string>> {
     const first = filter.cursor !== undefined ? decodeCursor(filter.cursor) : undefined;
-    const where = { status: filter.status, createdBy: filter.createdBy };
+    const where = { status: filter.status, createdBy: filter.createdBy, text: filter.text };
     const page = await readPage<{ row: SessionRow; view: SessionView }>({
       limit: filter.limit,
       maxBytes: this.maxReplyBytes,
@@ -197,6 +212,45 @@ export class SessionService {
       sessions: page.items.map((item) => item.view),
       ...pageInfo(page, (item) => encodeCursor(item.row)),
     };
+  }
+
+  /** A page of `list` with every session's message and sender counts (all messages: an admin's view). */
+  async overview(
+    filter: Parameters<SessionService['list']>[0],
+  ): Promise<{ sessions: SessionSummary[] } & PageInfo<string>> {
+    const { sessions, ...page } = await this.list(filter);
+    return { sessions: await this.summarize(sessions), ...page };
+  }
+
+  /** One session with its counts: in all, and per visibility of what `viewer` may see. */
+  async summary(
+    viewer: Viewer,
+    sessionId: string,
+  ): Promise<{ session: SessionSummary; counts: Record<string, number> }> {
+    const [session] = await this.summarize([toSessionView(await requireSession(this.store.db, sessionId))]);
+    const counts = await countVisibleByVisibility(this.store.db, viewer, sessionId);
+    return { session: session!, counts };
+  }
+
+  private async summarize(sessions: SessionView[]): Promise<SessionSummary[]> {
+    const stats = new Map(
+      (
+        await messageStatsBySession(
+          this.store.db,
+          sessions.map((s) => s.session_id),
+        )
+      ).map((row) => [row.session_id, row]),
+    );
+    return sessions.map((s) => {
+      const found = stats.get(s.session_id);
+      return {
+        ...s,
+        message_count: found?.messages ?? 0,
+        agent_count: found?.senders ?? 0,
+        last_activity:
+          found?.last_at != null && toIso(found.last_at) > s.updated_at ? toIso(found.last_at) : s.updated_at,
+      };
+    });
   }
 
   /** Session ids starting with `prefix` (every agent may read every session; visibility is per message). */

@@ -12,11 +12,16 @@ import type { Duplex } from 'node:stream';
 import { sendJson } from './request.js';
 import { createHttpGuard } from './security.js';
 import { handleToolRoute } from './tool.route.js';
+import { UiAssets } from '../ui/assets.js';
+import { DashboardSockets, UI_LIVE_PATH } from '../ui/live.js';
+import { handleUi, isUiPath } from '../ui/ui.routes.js';
 
 export interface HttpApp {
   readonly server: Server;
   readonly mcp: McpHttpEndpoint;
   readonly websockets: AgentWebSockets;
+  /** The dashboard's live sockets (/ui/live). */
+  readonly dashboardSockets: DashboardSockets;
   listen(): Promise<{ host: string; port: number }>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes connections. */
   close(graceMs?: number): Promise<void>;
@@ -48,6 +53,8 @@ export function createHttpApp(services: Services): HttpApp {
     bodyLimit,
   );
   const websockets = new AgentWebSockets(services);
+  const dashboardSockets = new DashboardSockets(services);
+  const uiAssets = new UiAssets();
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const sockets = new Set<Socket>();
@@ -69,6 +76,7 @@ export function createHttpApp(services: Services): HttpApp {
     if (path.startsWith(REST_PREFIX)) return handleRest(services, req, res, path, bodyLimit);
     if (path === '/health' && req.method === 'GET') return handleHealth(services, res);
     if (path === '/metrics' && req.method === 'GET') return handleMetrics(services, res);
+    if (isUiPath(path)) return handleUi(services, uiAssets, req, res, path, bodyLimit);
     sendJson(res, 404, {
       success: false,
       code: 'NOT_FOUND',
@@ -111,6 +119,13 @@ export function createHttpApp(services: Services): HttpApp {
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === UI_LIVE_PATH && guard.checkUpgrade(req)) {
+      dashboardSockets.upgrade(req, socket, head).catch((error: unknown) => {
+        logger.error({ err: error }, 'dashboard websocket upgrade failed');
+        socket.destroy();
+      });
+      return;
+    }
     const match = /^\/ws\/([^/]+)$/.exec(path);
     if (!match || !guard.checkUpgrade(req)) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -135,6 +150,7 @@ export function createHttpApp(services: Services): HttpApp {
     server,
     mcp,
     websockets,
+    dashboardSockets,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -154,6 +170,7 @@ export function createHttpApp(services: Services): HttpApp {
       // Long-lived streams (SSE) never end by themselves: close the MCP sessions first.
       await mcp.close();
       await websockets.close();
+      await dashboardSockets.close();
       if (inFlight > 0) {
         await Promise.race([
           new Promise<void>((resolve) => (drained = resolve)),

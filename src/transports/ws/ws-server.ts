@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { Liveness } from './liveness.js';
 import { z } from 'zod';
 import { AppError, httpStatusFor, internalFailure, toToolFailure } from '../../core/errors.js';
 import type { Services } from '../../app/services.js';
@@ -11,7 +12,6 @@ import { hasPermission } from '../../auth/principal.js';
 import { invokeNamedTool } from '../../tools/invoke.js';
 import { PushHub } from '../../realtime/push-hub.js';
 
-const PING_MS = 30_000;
 const PROTOCOL_ERROR_GRACE_MS = 1000;
 
 /** The largest frame a client may send; a bigger one closes that socket with 1009. */
@@ -42,7 +42,7 @@ const ClientFrame = z.discriminatedUnion('type', [
 ]);
 
 /** Answers a refused upgrade on the raw socket, in the JSON shape of every other failure. */
-function writeRefusal(socket: Duplex, error: AppError): void {
+export function writeRefusal(socket: Duplex, error: AppError): void {
   const status = httpStatusFor(error.code);
   const body = JSON.stringify(toToolFailure(error));
   const retryAfter =
@@ -66,14 +66,12 @@ function writeRefusal(socket: Duplex, error: AppError): void {
 export class AgentWebSockets {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly hub: PushHub;
-  private readonly pinger: NodeJS.Timeout;
-  private readonly alive = new WeakSet<WebSocket>();
+  private readonly liveness: Liveness;
 
   constructor(private readonly services: Services) {
     services.metrics.track('websockets', () => this.open);
     this.hub = new PushHub(services.feed, (message) => JSON.stringify({ type: 'session_message', message }));
-    this.pinger = setInterval(() => this.ping(), PING_MS);
-    this.pinger.unref();
+    this.liveness = new Liveness(this.wss);
     // With noServer the server itself has no socket; listen anyway, so nothing it emits can crash us.
     this.wss.on('error', (error) => services.logger.warn({ err: error }, 'websocket server error'));
     // A handshake ws itself finds invalid (bad Sec-WebSocket-Key or version): answer it like our refusals.
@@ -146,7 +144,7 @@ export class AgentWebSockets {
   private accept(ws: WebSocket, conn: AgentSocket, afterId: number | undefined): void {
     const { services } = this;
     this.hub.add(conn);
-    this.alive.add(ws);
+    this.liveness.track(ws);
     services.agents.connected(conn.agentId, 1);
     // ws reports a protocol violation (a frame over MAX_FRAME_BYTES, bad UTF-8, a bad opcode) as an
     // 'error' and then closes that socket with the matching code (1009, 1007, 1002): log, never crash.
@@ -158,7 +156,6 @@ export class AgentWebSockets {
       );
       setTimeout(() => ws.terminate(), PROTOCOL_ERROR_GRACE_MS).unref();
     });
-    ws.on('pong', () => this.alive.add(ws));
     ws.on('message', (data: RawData) => void this.onFrame(conn, data));
     ws.on('close', () => {
       conn.markClosed();
@@ -264,21 +261,8 @@ export class AgentWebSockets {
     conn.sessions.delete(sessionId);
   }
 
-  private ping(): void {
-    for (const ws of this.wss.clients) {
-      if (!this.alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.alive.delete(ws);
-      ws.ping();
-    }
-  }
-
   async close(): Promise<void> {
-    clearInterval(this.pinger);
     this.hub.close();
-    for (const ws of this.wss.clients) ws.close(1001, 'server shutting down');
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.liveness.close();
   }
 }

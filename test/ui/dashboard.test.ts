@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callHttpTool, startTestServer, tokenFor, type TestServer } from '../helpers/server.js';
+import { describeViolations, launchBrowser, screenshot, seriousViolations } from './browser.js';
+
+const PASSWORD = 'dashboard-test-password';
+const BUDGET_BYTES = 200 * 1024;
+
+describe('the dashboard in a real browser', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let sessionId: string;
+  let bearer: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startTestServer({ ADMIN_PASSWORD: PASSWORD });
+    bearer = { authorization: `Bearer ${await tokenFor(server, 'writer-agent')}` };
+    await callHttpTool(server.url, 'register_agent', { capabilities: ['planning'] }, bearer);
+    const created = await callHttpTool(server.url, 'create_session', { purpose: 'Plan the release' }, bearer);
+    sessionId = created.body.session_id as string;
+    const first = await callHttpTool(
+      server.url,
+      'add_message',
+      { session_id: sessionId, content: 'First **bold** note', metadata: { step: 1 } },
+      bearer,
+    );
+    await callHttpTool(
+      server.url,
+      'add_message',
+      {
+        session_id: sessionId,
+        content: 'A reply <img src=x onerror="globalThis.pwned=1">',
+        parent_message_id: first.body.message_id,
+      },
+      bearer,
+    );
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    // Shorter than the test's own timeout, so a missing element fails with the locator's message.
+    page.setDefaultTimeout(10_000);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.cleanup();
+  });
+
+  it('shows the login form to a visitor without a cookie, and refuses the API with 401', async () => {
+    const anonymous = await browser.newContext();
+    try {
+      const visitor = await anonymous.newPage();
+      visitor.setDefaultTimeout(10_000);
+      await visitor.goto(`${server.url}/ui/`);
+      await visitor.getByLabel('Admin password').waitFor();
+      const status = await visitor.evaluate(async () => (await fetch('/ui/api/sessions')).status);
+      expect(status).toBe(401);
+      await screenshot(visitor, 'login');
+      const violations = await seriousViolations(visitor);
+      expect(violations, describeViolations(violations)).toEqual([]);
+    } finally {
+      await anonymous.close();
+    }
+  });
+
+  it('says so when the password is wrong', async () => {
+    await page.goto(`${server.url}/ui/`);
+    await page.getByLabel('Admin password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong password');
+  });
+
+  it('logs in and lists the sessions', async () => {
+    await page.getByLabel('Admin password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const row = page.locator(`tr[data-session-id="${sessionId}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('Plan the release');
+    expect(await row.locator('[data-col="messages"]').textContent()).toBe('2');
+    await screenshot(page, 'sessions');
+    const violations = await seriousViolations(page);
+    expect(violations, describeViolations(violations)).toEqual([]);
+  });
+
+  it('updates a row of the sessions table live when an agent writes', async () => {
+    await page.locator('.live-open').waitFor();
+    await callHttpTool(server.url, 'add_message', { session_id: sessionId, content: 'third' }, bearer);
+    await expect
+      .poll(() => page.locator(`tr[data-session-id="${sessionId}"] [data-col="messages"]`).textContent())
+      .toBe('3');
+  });
+
+  it('opens a session: markdown rendered and sanitized, the reply indented under its parent', async () => {
+    await page.getByRole('link', { name: 'Plan the release' }).click();
+    await page.getByRole('heading', { name: 'Plan the release' }).waitFor();
+    const items = page.locator('li.message');
+    await expect.poll(() => items.count()).toBe(3);
+    const first = items.nth(0);
+    expect(await first.locator('.content strong').textContent()).toBe('bold');
+    expect(await first.locator('details summary').textContent()).toBe('Metadata');
+    const reply = items.nth(1);
+    expect(await reply.getAttribute('class')).toContain('depth-1');
+    expect(await reply.textContent()).toContain('in reply to');
+    // The onerror attribute was stripped by DOMPurify: nothing ran.
+    expect(await reply.locator('img').getAttribute('onerror')).toBeNull();
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+  });
+
+  it('shows a message an agent writes over HTTP without a reload', async () => {
+    await page.locator('.live-open').waitFor();
+    const marker = await page.evaluate(() => ((globalThis as { marker?: number }).marker = 42));
+    const written = await callHttpTool(
+      server.url,
+      'add_message',
+      { session_id: sessionId, content: 'Live from an *agent*', visibility: 'private' },
+      bearer,
+    );
+    const id = written.body.message_id as number;
+    const item = page.locator(`li[data-message-id="${id}"]`);
+    await item.waitFor();
+    expect(await item.textContent()).toContain('Live from an agent');
+    expect(await item.locator('.badge.vis-private').textContent()).toBe('private');
+    // Same document: a reload would have dropped the marker.
+    expect(await page.evaluate(() => (globalThis as { marker?: number }).marker)).toBe(marker);
+    await screenshot(page, 'session');
+    const violations = await seriousViolations(page);
+    expect(violations, describeViolations(violations)).toEqual([]);
+  });
+
+  it('searches the session and posts an operator message with the CSRF token', async () => {
+    await page.getByLabel('Search messages').fill('bold note');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.locator('.results').textContent()).toContain('writer-agent');
+    await page.getByLabel('Message as operator').fill('From the **operator**');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const mine = page.locator('li.message', { hasText: 'From the operator' });
+    await mine.waitFor();
+    expect(await mine.locator('.sender').textContent()).toBe('dashboard');
+    expect(await mine.textContent()).toContain('human');
+  });
+
+  it('shows the agents and metrics pages', async () => {
+    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('cell', { name: 'writer-agent' }).waitFor();
+    await screenshot(page, 'agents');
+    await page.getByRole('link', { name: 'Metrics' }).click();
+    await page.getByRole('heading', { name: 'Tool calls per second' }).waitFor();
+    await page.getByRole('cell', { name: 'add_message' }).waitFor();
+    // A point needs two snapshots (GET metrics, then a `metrics` frame, which comes every 2 s).
+    for (let i = 0; i < 5; i++) {
+      await callHttpTool(server.url, 'add_message', { session_id: sessionId, content: `load ${i}` }, bearer);
+    }
+    await page.locator('.chart[data-points]').waitFor();
+    await screenshot(page, 'metrics');
+  });
+
+  it('keeps at most 500 messages in the page, paging older ones by before_id', async () => {
+    const big = await callHttpTool(server.url, 'create_session', { purpose: 'A long run' }, bearer);
+    const id = big.body.session_id as string;
+    for (let i = 1; i <= 650; i++) {
+      await callHttpTool(server.url, 'add_message', { session_id: id, content: `step ${i}` }, bearer);
+    }
+    await page.goto(`${server.url}/ui/#/sessions/${id}`);
+    const items = page.locator('li.message');
+    await expect.poll(() => items.count()).toBe(200);
+    expect(await items.last().textContent()).toContain('step 650');
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    await older.click();
+    await expect.poll(() => items.count()).toBe(400);
+    await older.click();
+    await expect.poll(() => items.count()).toBe(500);
+    expect(await items.first().textContent()).toContain('step 51');
+    // The newest were pushed out; one button brings them back.
+    await page.getByRole('button', { name: /Show newest/ }).click();
+    await expect.poll(() => items.count()).toBe(200);
+    expect(await items.last().textContent()).toContain('step 650');
+  });
+
+  it('lays the session out for a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/ui/#/sessions/${sessionId}`);
+    await page.locator('li.message').first().waitFor();
+    await screenshot(page, 'session-phone');
+    const overflow = await page.evaluate(() => {
+      const root = (
+        globalThis as unknown as {
+          document: { documentElement: { scrollWidth: number; clientWidth: number } };
+        }
+      ).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('re-reads the session after the live socket reconnects, showing what was written meanwhile', async () => {
+    await page.goto(`${server.url}/ui/#/sessions/${sessionId}`);
+    await page.locator('li.message').first().waitFor();
+    await page.locator('.live-open').waitFor();
+    const port = new URL(server.url).port;
+    // The page's server goes away; another server on the same data writes while no socket is open.
+    await server.stop();
+    await page.locator('.live-open').waitFor({ state: 'detached' });
+    const other = await startTestServer({ ADMIN_PASSWORD: PASSWORD }, server.dataDir);
+    const written = await callHttpTool(
+      other.url,
+      'add_message',
+      { session_id: sessionId, content: 'written while the page was offline' },
+      { authorization: `Bearer ${await tokenFor(other, 'writer-agent')}` },
+    );
+    await other.stop();
+    // Back on the page's port: the socket reconnects (with backoff) and the page re-reads.
+    server = await startTestServer({ ADMIN_PASSWORD: PASSWORD, HTTP_PORT: port }, server.dataDir);
+    await page
+      .locator(`li[data-message-id="${written.body.message_id as number}"]`)
+      .waitFor({ timeout: 25_000 });
+  }, 45_000);
+
+  it('logs out back to the login form', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Admin password').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/ui/api/me')).status);
+    expect(status).toBe(401);
+  });
+
+  it('keeps the first load under 200 KB (shell, script and stylesheet)', async () => {
+    let total = 0;
+    for (const file of ['', 'app.js', 'app.css']) {
+      const res = await fetch(`${server.url}/ui/${file}`);
+      expect(res.status).toBe(200);
+      total += (await res.arrayBuffer()).byteLength;
+    }
+    expect(total).toBeLessThan(BUDGET_BYTES);
+    // The shell references exactly these two assets.
+    const shell = readFileSync('ui/index.html', 'utf8');
+    expect(shell).toContain('/ui/app.js');
+    expect(shell).toContain('/ui/app.css');
+  });
+});

@@ -1,0 +1,105 @@
+/** The dashboard's entry point: checks the login, then shows the page the hash names. */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { loadMe, logout, setUnauthorizedHandler } from './api.js';
+import { live, type LiveState } from './live.js';
+import { hrefFor, useRoute, type Route } from './router.js';
+import { LoginPage } from './pages/login.js';
+import { SessionsPage } from './pages/sessions.js';
+import { SessionPage } from './pages/session.js';
+import { AgentsPage } from './pages/agents.js';
+import { MetricsPage } from './pages/metrics.js';
+
+type Auth = 'checking' | 'out' | 'in';
+
+function App() {
+  const [auth, setAuth] = useState<Auth>('checking');
+  const route = useRoute();
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      live.stop();
+      setAuth('out');
+    });
+    live.onAuthDoubt = () => void loadMe().catch(() => {});
+    loadMe()
+      .then(() => setAuth('in'))
+      // Any failure shows the login form: a 401 is the usual one, and the form reports other errors.
+      .catch(() => setAuth('out'));
+  }, []);
+
+  useEffect(() => {
+    if (auth === 'in') live.start();
+  }, [auth]);
+
+  if (auth === 'checking') return <p class="loading">Loading…</p>;
+  if (auth === 'out') return <LoginPage onLoggedIn={() => setAuth('in')} />;
+  return (
+    <>
+      <Header route={route} onLogout={() => setAuth('out')} />
+      <main id="main">
+        <Page route={route} />
+      </main>
+    </>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'session':
+      return <SessionPage key={route.id} id={route.id} />;
+    case 'agents':
+      return <AgentsPage />;
+    case 'metrics':
+      return <MetricsPage />;
+    default:
+      return <SessionsPage />;
+  }
+}
+
+const NAV: { label: string; route: Route }[] = [
+  { label: 'Sessions', route: { page: 'sessions' } },
+  { label: 'Agents', route: { page: 'agents' } },
+  { label: 'Metrics', route: { page: 'metrics' } },
+];
+
+function Header({ route, onLogout }: { route: Route; onLogout: () => void }) {
+  const [state, setState] = useState<LiveState>(live.state);
+  useEffect(() => live.onState(setState), []);
+  const current = route.page === 'session' ? 'sessions' : route.page;
+  return (
+    <header class="top">
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}
+      >
+        Skip to content
+      </a>
+      <span class="brand">Shared Context</span>
+      <nav aria-label="Main">
+        {NAV.map((n) => (
+          <a href={hrefFor(n.route)} aria-current={n.route.page === current ? 'page' : undefined}>
+            {n.label}
+          </a>
+        ))}
+      </nav>
+      <span class={`live live-${state}`} role="status" aria-live="polite">
+        {state === 'open' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Offline'}
+      </span>
+      <button
+        type="button"
+        class="secondary"
+        onClick={() => {
+          live.stop();
+          void logout().finally(onLogout);
+        }}
+      >
+        Log out
+      </button>
+    </header>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) render(<App />, root);
