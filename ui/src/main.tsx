@@ -9,6 +9,9 @@ import { SessionsPage } from './pages/sessions.js';
 import { SessionPage } from './pages/session.js';
 import { AgentsPage } from './pages/agents.js';
 import { MetricsPage } from './pages/metrics.js';
+import { TimelinePage } from './pages/timeline.js';
+import { GraphPage } from './pages/graph.js';
+import { MemoryPage } from './pages/memory.js';
 
 type Auth = 'checking' | 'out' | 'in';
 
@@ -48,6 +51,12 @@ function Page({ route }: { route: Route }) {
   switch (route.page) {
     case 'session':
       return <SessionPage key={route.id} id={route.id} />;
+    case 'timeline':
+      return <TimelinePage key={route.id} id={route.id} />;
+    case 'graph':
+      return <GraphPage />;
+    case 'memory':
+      return <MemoryPage />;
     case 'agents':
       return <AgentsPage />;
     case 'metrics':
@@ -60,13 +69,15 @@ function Page({ route }: { route: Route }) {
 const NAV: { label: string; route: Route }[] = [
   { label: 'Sessions', route: { page: 'sessions' } },
   { label: 'Agents', route: { page: 'agents' } },
+  { label: 'Graph', route: { page: 'graph' } },
+  { label: 'Memory', route: { page: 'memory' } },
   { label: 'Metrics', route: { page: 'metrics' } },
 ];
 
 function Header({ route, onLogout }: { route: Route; onLogout: () => void }) {
   const [state, setState] = useState<LiveState>(live.state);
   useEffect(() => live.onState(setState), []);
-  const current = route.page === 'session' ? 'sessions' : route.page;
+  const current = route.page === 'session' || route.page === 'timeline' ? 'sessions' : route.page;
   return (
     <header class="top">
       <a

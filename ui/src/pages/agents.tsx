@@ -4,10 +4,12 @@ import { api } from '../api.js';
 import { errorText, formatTime } from '../format.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import type { Agent } from '../types.js';
+import { AgentActions, OverseerMail } from './compose.js';
 
 export function AgentsPage() {
   const [agents, setAgents] = useState<Agent[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [mailTo, setMailTo] = useState('');
 
   const load = useCallback(async () => {
     try {
@@ -47,6 +49,7 @@ export function AgentsPage() {
               <th scope="col" class="num">
                 Mail sent / received
               </th>
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
@@ -70,12 +73,16 @@ export function AgentsPage() {
                 <td>{a.capabilities.join(', ') || '—'}</td>
                 <td>{formatTime(a.last_heartbeat)}</td>
                 <td class="num">{a.mail ? `${a.mail.sent} / ${a.mail.received}` : '—'}</td>
+                <td>
+                  <AgentActions agentId={a.agent_id} onWrite={() => setMailTo(a.agent_id)} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
       {agents.length === 0 && !error && <p class="empty">No agents registered.</p>}
+      <OverseerMail to={mailTo} onTo={setMailTo} onSent={() => void load()} />
     </section>
   );
 }

@@ -19,6 +19,7 @@ export function MessageItem({ message: m, depth, parentSender, onJump }: Props) 
       class={`message depth-${depth}`}
       id={`msg-${m.id}`}
       data-message-id={m.id}
+      data-key={m.id}
       tabIndex={-1}
       aria-label={`Message ${m.id} from ${m.sender}`}
     >

@@ -1,23 +1,25 @@
 /**
  * One session: its messages in id order (threads indented), live from `message` frames, paged by
- * before_id. At most MAX_RENDERED messages are in the DOM at once (a session may hold 10,000+): live
- * messages push the oldest out, loading older pages pushes the newest out (then live ones wait behind a
- * "newest" button instead of being appended).
+ * before_id as the reader scrolls up. Every loaded message stays in memory, but only the rows in view
+ * are in the DOM (VirtualList), so a session of 10,000+ messages stays responsive.
  */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { errorText, formatTime } from '../format.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
-import { threadOrder } from '../threads.js';
+import { threadOrder, type Placed } from '../threads.js';
 import type { Message, MessagePage, SessionRow } from '../types.js';
+import { VirtualList } from '../virtual-list.js';
 import { MessageItem } from './message-item.js';
 import { Compose } from './compose.js';
 import { SearchBox } from './search-box.js';
 
 const PAGE = 200;
-const MAX_RENDERED = 500;
+/** The API's largest page: what a jump to an old message pages by. */
+const BIG_PAGE = 1000;
 
 const byId = (a: Message, b: Message) => a.id - b.id;
+const keyOf = (p: Placed) => p.message.id;
 
 /** Merges two id-ordered lists without duplicates (a live frame may repeat a message a page already has). */
 function merge(a: readonly Message[], b: readonly Message[]): Message[] {
@@ -31,16 +33,18 @@ export function SessionPage({ id }: { id: string }) {
   const [session, setSession] = useState<SessionRow | null>(null);
   const [messages, setMessages] = useState<Message[]>([]);
   const [hasOlder, setHasOlder] = useState(false);
-  // False once the window no longer ends at the newest message (older pages pushed newer ones out).
-  const [atNewest, setAtNewest] = useState(true);
-  const [pendingNew, setPendingNew] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
+  const [reveal, setReveal] = useState<{ key: number } | null>(null);
+  // The latest state for async paging (a scroll may ask again before the page arrives).
+  const state = useRef({ messages, hasOlder, busy: false });
+  state.current.messages = messages;
+  state.current.hasOlder = hasOlder;
 
   const path = `sessions/${encodeURIComponent(id)}`;
 
-  /** The newest page (the API answers the newest when no after_id is given): the window everyone
-   * starts from, and what a reconnect re-reads. */
+  /** The newest page (the API answers the newest when no after_id is given): where everyone starts,
+   * and what a reconnect re-reads. */
   const loadNewest = useCallback(async () => {
     try {
       const [s, page] = await Promise.all([
@@ -50,8 +54,6 @@ export function SessionPage({ id }: { id: string }) {
       setSession('session' in s ? s.session : s);
       setMessages([...page.messages].sort(byId));
       setHasOlder(page.has_more);
-      setAtNewest(true);
-      setPendingNew(0);
       setError(null);
     } catch (err) {
       setError(errorText(err));
@@ -63,54 +65,41 @@ export function SessionPage({ id }: { id: string }) {
   useEffect(() => void loadNewest(), [loadNewest]);
   useReloadOnReconnect(() => void loadNewest());
 
-  const loadOlder = async () => {
-    const oldest = messages[0];
-    if (!oldest) return;
+  /** Loads the page before the oldest loaded message; answers the merged list (null when none). */
+  const loadOlder = async (limit = PAGE): Promise<Message[] | null> => {
+    const cur = state.current;
+    const oldest = cur.messages[0];
+    if (!oldest || !cur.hasOlder || cur.busy) return null;
+    cur.busy = true;
     try {
-      const page = await api.get<MessagePage>(`${path}/messages`, { limit: PAGE, before_id: oldest.id });
-      const all = merge(page.messages, messages);
+      const page = await api.get<MessagePage>(`${path}/messages`, { limit, before_id: oldest.id });
+      const all = merge(page.messages, state.current.messages);
+      cur.messages = all;
+      cur.hasOlder = page.has_more;
+      setMessages(all);
       setHasOlder(page.has_more);
-      if (all.length > MAX_RENDERED) {
-        setMessages(all.slice(0, MAX_RENDERED));
-        setAtNewest(false);
-      } else setMessages(all);
+      return all;
     } catch (err) {
       setError(errorText(err));
+      return null;
+    } finally {
+      cur.busy = false;
     }
   };
 
-  /** Shows a message that may be outside the window: loads the page that ends with it. */
+  /** Shows a message that may not be loaded yet: pages older ones in until it is (the list stays
+   * contiguous, so threads and scrolling stay simple). */
   const jumpTo = async (messageId: number) => {
-    const el = () => document.getElementById(`msg-${messageId}`);
-    if (!el()) {
-      try {
-        const page = await api.get<MessagePage>(`${path}/messages`, {
-          limit: PAGE,
-          before_id: messageId + 1,
-        });
-        setMessages([...page.messages].sort(byId));
-        setHasOlder(page.has_more);
-        setAtNewest(false);
-      } catch (err) {
-        setError(errorText(err));
-        return;
-      }
+    let all: readonly Message[] | null = state.current.messages;
+    while (all && !all.some((m) => m.id === messageId) && (all[0]?.id ?? 0) > messageId) {
+      all = await loadOlder(BIG_PAGE);
     }
-    requestAnimationFrame(() => {
-      const target = el();
-      target?.scrollIntoView({ block: 'center' });
-      target?.focus({ preventScroll: true });
-    });
+    setReveal({ key: messageId });
   };
 
   useLiveFrames((frame) => {
     if (frame.type === 'message' && frame.message.session_id === id) {
-      if (!atNewest) return setPendingNew((n) => n + 1);
-      if (messages.length >= MAX_RENDERED) setHasOlder(true);
-      setMessages((ms) => {
-        const all = merge(ms, [frame.message]);
-        return all.length <= MAX_RENDERED ? all : all.slice(all.length - MAX_RENDERED);
-      });
+      setMessages((ms) => merge(ms, [frame.message]));
       setSession((s) =>
         s ? { ...s, message_count: s.message_count + 1, last_activity: frame.message.timestamp } : s,
       );
@@ -121,6 +110,20 @@ export function SessionPage({ id }: { id: string }) {
 
   const placed = useMemo(() => threadOrder(messages), [messages]);
   const senders = useMemo(() => new Map(messages.map((m) => [m.id, m.sender])), [messages]);
+  const renderRow = useCallback(
+    (p: Placed) => (
+      <MessageItem
+        key={p.message.id}
+        message={p.message}
+        depth={p.depth}
+        parentSender={
+          p.message.parent_message_id === null ? undefined : senders.get(p.message.parent_message_id)
+        }
+        onJump={(mid) => void jumpTo(mid)}
+      />
+    ),
+    [senders],
+  );
 
   return (
     <section aria-labelledby="session-title">
@@ -135,6 +138,15 @@ export function SessionPage({ id }: { id: string }) {
           {formatTime(session.created_at)} · <code>{id}</code>
         </p>
       )}
+      {session && (
+        <SessionActions
+          id={id}
+          path={path}
+          status={session.status}
+          onStatus={(status) => setSession((s) => (s ? { ...s, status } : s))}
+          onError={setError}
+        />
+      )}
       {error && (
         <p class="error" role="alert">
           {error}
@@ -148,25 +160,54 @@ export function SessionPage({ id }: { id: string }) {
       )}
       {loading && <p class="loading">Loading messages…</p>}
       {!loading && messages.length === 0 && !error && <p class="empty">No messages yet.</p>}
-      <ol class="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions">
-        {placed.map((p) => (
-          <MessageItem
-            key={p.message.id}
-            message={p.message}
-            depth={p.depth}
-            parentSender={
-              p.message.parent_message_id === null ? undefined : senders.get(p.message.parent_message_id)
-            }
-            onJump={(mid) => void jumpTo(mid)}
-          />
-        ))}
-      </ol>
-      {!atNewest && (
-        <button type="button" onClick={() => void loadNewest()}>
-          Show newest{pendingNew > 0 ? ` (${pendingNew} new)` : ''}
-        </button>
-      )}
+      <VirtualList
+        items={placed}
+        keyOf={keyOf}
+        render={renderRow}
+        label="Messages"
+        onNearTop={() => void loadOlder()}
+        reveal={reveal}
+      />
       <Compose path={path} />
     </section>
+  );
+}
+
+interface ActionsProps {
+  id: string;
+  path: string;
+  status: string;
+  onStatus: (status: string) => void;
+  onError: (message: string) => void;
+}
+
+/** Archive or reopen, the exports as downloads, and the timeline link. */
+function SessionActions({ id, path, status, onStatus, onError }: ActionsProps) {
+  const [busy, setBusy] = useState(false);
+  const next = status === 'archived' ? 'active' : 'archived';
+  const toggle = async () => {
+    setBusy(true);
+    try {
+      const res = await api.post<{ session: SessionRow }>(`${path}/status`, { status: next });
+      onStatus(res.session.status);
+    } catch (err) {
+      onError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <p class="toolbar session-actions">
+      <button type="button" class="secondary" disabled={busy} onClick={() => void toggle()}>
+        {status === 'archived' ? 'Reopen' : 'Archive'}
+      </button>
+      <a href={`/ui/api/${path}/export?format=json`} download={`${id}.json`}>
+        Export JSON
+      </a>
+      <a href={`/ui/api/${path}/export?format=md`} download={`${id}.md`}>
+        Export Markdown
+      </a>
+      <a href={`#/sessions/${encodeURIComponent(id)}/timeline`}>Timeline</a>
+    </p>
   );
 }
