@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callTool, connectMcp } from '../helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from '../helpers/server.js';
 import { describeViolations, launchBrowser, screenshot, seriousViolations } from './browser.js';
 
@@ -109,16 +110,18 @@ describe('the dashboard in a real browser', () => {
     expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
   });
 
-  it('shows a message an agent writes over HTTP without a reload', async () => {
+  it('shows a message an agent writes through the official MCP client without a reload', async () => {
     await page.locator('.live-open').waitFor();
     const marker = await page.evaluate(() => ((globalThis as { marker?: number }).marker = 42));
-    const written = await callHttpTool(
-      server.url,
-      'add_message',
-      { session_id: sessionId, content: 'Live from an *agent*', visibility: 'private' },
-      bearer,
-    );
-    const id = written.body.message_id as number;
+    const agent = await connectMcp(server.url, bearer);
+    const written = await callTool(agent, 'add_message', {
+      session_id: sessionId,
+      content: 'Live from an *agent*',
+      visibility: 'private',
+    });
+    await agent.close();
+    expect(written.isError).toBe(false);
+    const id = written.json.message_id as number;
     const item = page.locator(`li[data-message-id="${id}"]`);
     await item.waitFor();
     expect(await item.textContent()).toContain('Live from an agent');
