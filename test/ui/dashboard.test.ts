@@ -158,6 +158,8 @@ describe('the dashboard in a real browser', () => {
     }
     await page.locator('.chart[data-points]').waitFor();
     await screenshot(page, 'metrics');
+    const violations = await seriousViolations(page);
+    expect(violations, describeViolations(violations)).toEqual([]);
   });
 
   it('pages a long session by before_id, with only the rows in view in the DOM', async () => {
