@@ -5,6 +5,7 @@ import { errorText, formatTime } from '../format.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import type { Agent } from '../types.js';
 import { AgentActions, OverseerMail } from './compose.js';
+import { ErrorAlert } from './error-alert.js';
 
 export function AgentsPage() {
   const [agents, setAgents] = useState<Agent[]>([]);
@@ -31,11 +32,7 @@ export function AgentsPage() {
   return (
     <section aria-labelledby="agents-title">
       <h1 id="agents-title">Agents</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <div class="table-wrap">
         <table>
           <thead>

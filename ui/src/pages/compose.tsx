@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { errorText } from '../format.js';
+import { ErrorAlert } from './error-alert.js';
 
 const VISIBILITIES = ['public', 'private', 'agent_only', 'admin_only'] as const;
 
@@ -50,11 +51,7 @@ export function Compose({ path }: { path: string }) {
           Send
         </button>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
     </form>
   );
 }

@@ -9,6 +9,7 @@ import { errorText } from '../format.js';
 import { circleLayout, edgePath, edgeWidth, typeColors } from '../graph-layout.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import type { SessionRow } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 interface Graph {
   nodes: { agent_id: string; agent_type: string }[];
@@ -79,11 +80,7 @@ export function GraphPage() {
           ))}
         </select>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {graph && graph.nodes.length === 0 && <p class="empty">No agents yet.</p>}
       {graph && graph.nodes.length > 0 && (
         <>

@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, login } from '../api.js';
 import { errorText } from '../format.js';
+import { ErrorAlert } from './error-alert.js';
 
 export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
   const [password, setPassword] = useState('');
@@ -44,11 +45,7 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
         <p id="login-hint" class="hint">
           ADMIN_PASSWORD, or the admin API key when no password is set.
         </p>
-        {error && (
-          <p id="login-error" class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} id="login-error" />
         <button type="submit" disabled={busy}>
           {busy ? 'Logging in…' : 'Log in'}
         </button>

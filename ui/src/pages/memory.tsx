@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { errorText, formatTime } from '../format.js';
 import type { Agent } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 interface MemoryEntry {
   key: string;
@@ -101,11 +102,7 @@ export function MemoryPage() {
           Show entries
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {entries !== null && entries.length === 0 && !error && <p class="empty">No entries.</p>}
       {entries !== null && entries.length > 0 && (
         <div class="table-wrap">

@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import { errorText } from '../format.js';
 import { useLiveFrames } from '../hooks.js';
 import type { MetricsSnapshot } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 /** Ten minutes of 2-second samples. */
 const WINDOW = 300;
@@ -105,11 +106,7 @@ export function MetricsPage() {
   return (
     <section aria-labelledby="metrics-title">
       <h1 id="metrics-title">Metrics</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <h2>Tool calls per second</h2>
       <div ref={chartEl} class="chart" role="img" aria-label="Tool calls per second over the last minutes" />
       {snapshot && (

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { errorText } from '../format.js';
 import type { SearchResult } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 export function SearchBox({ path, onJump }: { path: string; onJump: (id: number) => void }) {
   const [q, setQ] = useState('');
@@ -33,11 +34,7 @@ export function SearchBox({ path, onJump }: { path: string; onJump: (id: number)
           </button>
         )}
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {results && (
         <div class="results" aria-live="polite">
           <p class="sub">

@@ -13,6 +13,7 @@ import { VirtualList } from '../virtual-list.js';
 import { MessageItem } from './message-item.js';
 import { Compose } from './compose.js';
 import { SearchBox } from './search-box.js';
+import { ErrorAlert } from './error-alert.js';
 
 const PAGE = 200;
 /** The API's largest page: what a jump to an old message pages by. */
@@ -147,11 +148,7 @@ export function SessionPage({ id }: { id: string }) {
           onError={setError}
         />
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <SearchBox path={path} onJump={(mid) => void jumpTo(mid)} />
       {hasOlder && (
         <button type="button" class="secondary" onClick={() => void loadOlder()}>

@@ -5,6 +5,7 @@ import { errorText, formatTime } from '../format.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import { hrefFor } from '../router.js';
 import type { LiveFrame, SessionRow } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 interface SessionsAnswer {
   sessions: SessionRow[];
@@ -99,11 +100,7 @@ export function SessionsPage() {
           <option value="archived">Archived</option>
         </select>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <div class="table-wrap">
         <table class="sessions">
           <caption class="visually-hidden">Sessions, most recent first</caption>

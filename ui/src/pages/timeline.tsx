@@ -11,6 +11,7 @@ import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import { renderMarkdown } from '../markdown.js';
 import { timeOf, timeScale, VISIBILITY_COLORS, visibilityColor } from '../timeline-layout.js';
 import type { Message, MessagePage } from '../types.js';
+import { ErrorAlert } from './error-alert.js';
 
 const PAGE = 500;
 const MAX_MESSAGES = 2000;
@@ -127,11 +128,7 @@ export function TimelinePage({ id }: { id: string }) {
         <code>{id}</code> · {messages.length} messages · {scale.lanes.length} senders
         {truncated ? ` · the newest ${messages.length} only` : ''}
       </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {loading && <p class="loading">Loading messages…</p>}
       {!loading && messages.length === 0 && !error && <p class="empty">No messages yet.</p>}
       <ul class="graph-legend" aria-label="Visibility colours">
