@@ -321,7 +321,15 @@ describe('dashboard API /ui/api', () => {
     });
     await callHttpTool(server.url, 'update_session', { session_id: sessionId, status: 'active' }, alice);
     await until(() => live.frames.some((f) => f.type === 'metrics'));
-    expect(live.frames.find((f) => f.type === 'metrics')).toHaveProperty('tools');
+    const metrics = live.frames.find((f) => f.type === 'metrics');
+    expect(metrics).toHaveProperty('tools');
+    // What the charts plot: the slowest tool's p99, and open connections with this dashboard's socket.
+    expect(metrics?.latency).toEqual({ p99_ms: expect.any(Number), tool: expect.any(String) });
+    expect(metrics?.connections).toMatchObject({
+      websockets: expect.any(Number),
+      mcp_sessions: expect.any(Number),
+      dashboards: 1,
+    });
     live.ws.close();
   });
 
@@ -365,9 +373,80 @@ describe('dashboard API /ui/api', () => {
     const cached = await fetch(`${server.url}/ui/app.js`, { headers: { 'if-none-match': etag } });
     expect(cached.status).toBe(304);
 
+    // The metrics page is a chunk of its own, fetched when opened; an unknown chunk is a 404.
+    const chunk = /import\("\.\/(chunk-\w+\.js)"\)/.exec(
+      await (await fetch(`${server.url}/ui/app.js`)).text(),
+    );
+    expect(chunk).not.toBeNull();
+    const page = await fetch(`${server.url}/ui/${chunk?.[1] ?? ''}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await page.text()).toContain('MetricsPage');
+    expect((await fetch(`${server.url}/ui/chunk-AAAAAAAA.js`)).status).toBe(404);
+
     const css = await fetch(`${server.url}/ui/app.css`);
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
     expect(await css.text()).toContain('.uplot');
+  });
+});
+
+describe('dashboard API rate limit and login audit', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    // The dashboard principal's bucket: 3 calls, then one back every 100 s.
+    server = await startTestServer({
+      ADMIN_PASSWORD: PASSWORD,
+      RATE_LIMIT_PER_SECOND: '0.01',
+      RATE_LIMIT_BURST: '3',
+    });
+  });
+
+  afterAll(async () => {
+    await server?.cleanup();
+  });
+
+  it('counts every call against the dashboard principal and answers 429 RATE_LIMITED with Retry-After', async () => {
+    const { cookie } = await login(server);
+    for (let i = 0; i < 3; i++) expect((await call(server, 'GET', 'me', { cookie })).status).toBe(200);
+    const limited = await call(server, 'GET', 'sessions', { cookie });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ success: false, code: 'RATE_LIMITED' });
+    expect(limited.body.error).toContain('requests from dashboard');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(100);
+    // Another login is the same principal: same bucket. The live socket counts too.
+    const other = await login(server);
+    expect((await call(server, 'GET', 'me', { cookie: other.cookie })).status).toBe(429);
+    const live = openLive(server, other.cookie);
+    await live.ready;
+    expect(live.state.refused).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    // Without a valid cookie it is still 401: the limit applies to the login's calls only.
+    expect((await call(server, 'GET', 'me')).status).toBe(401);
+  });
+
+  it('records each login and each wrong password in the audit log, with the address', async () => {
+    await login(server);
+    expect((await call(server, 'POST', 'login', { body: { password: 'not it' } })).status).toBe(401);
+    const admin = { 'x-api-key': server.adminKey, 'x-agent-id': 'root' };
+    const log = await callHttpTool(server.url, 'get_audit_log', { agent_id: 'dashboard' }, admin);
+    expect(log.status).toBe(200);
+    const entries = log.body.entries as Json[];
+    const [failed, ok] = entries;
+    expect(failed).toMatchObject({
+      agent_id: 'dashboard',
+      action: 'dashboard_login_failed',
+      details: { address: expect.stringMatching(/127\.0\.0\.1/), reason: 'wrong password' },
+    });
+    expect(ok).toMatchObject({
+      agent_id: 'dashboard',
+      action: 'dashboard_login',
+      details: { address: expect.stringMatching(/127\.0\.0\.1/), jti: expect.any(String) },
+    });
+    // Every login of the previous test is there too (three in all); none failed but this one.
+    expect(entries.filter((e) => e.action === 'dashboard_login')).toHaveLength(3);
+    expect(entries.filter((e) => e.action === 'dashboard_login_failed')).toHaveLength(1);
   });
 });
 

@@ -106,6 +106,14 @@ export class AuthService {
     return this.recordRevocation(jti, agentId, expiresAtSec, action);
   }
 
+  /**
+   * Records an authentication event that changes nothing else (a dashboard login, or a failed one)
+   * in the audit trail, as `agentId`.
+   */
+  recordAuthEvent(agentId: string, action: string, details: Record<string, unknown>): Promise<void> {
+    return this.store.write((trx) => auditService.record(trx, { agentId, action, details }));
+  }
+
   private async identify(apiKey: string): Promise<KeyMatch | undefined> {
     if (secretEquals(apiKey, this.secrets.adminApiKey)) return { via: 'admin' };
     if (secretEquals(apiKey, this.secrets.apiKey)) return { via: 'shared' };

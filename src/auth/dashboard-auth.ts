@@ -38,7 +38,12 @@ export class DashboardAuth {
     this.codec = new DashboardTokenCodec(jwtSecret);
   }
 
-  /** A signed login for the right password; UNAUTHORIZED (charged to the address) or RATE_LIMITED otherwise. */
+  /**
+   * A signed login for the right password; UNAUTHORIZED (charged to the address) or RATE_LIMITED
+   * otherwise. Both a login and a wrong password are audited with the address (`dashboard_login`,
+   * `dashboard_login_failed`); an attempt refused unchecked (429) is not, so guessing cannot flood
+   * the audit trail past the failed-authentication burst.
+   */
   async login(
     password: string,
     clientAddress: string | undefined,
@@ -47,9 +52,15 @@ export class DashboardAuth {
     this.failures.check(address);
     if (!secretEquals(password, this.password)) {
       this.failures.charge(address);
+      await this.auth.recordAuthEvent(DASHBOARD_SUBJECT, 'dashboard_login_failed', {
+        address,
+        reason: 'wrong password',
+      });
       throw new AppError('UNAUTHORIZED', 'Wrong password.');
     }
-    return this.codec.sign();
+    const login = await this.codec.sign();
+    await this.auth.recordAuthEvent(DASHBOARD_SUBJECT, 'dashboard_login', { address, jti: login.claims.jti });
+    return login;
   }
 
   /** The login a cookie carries, or UNAUTHORIZED / TOKEN_EXPIRED / TOKEN_REVOKED / RATE_LIMITED. */

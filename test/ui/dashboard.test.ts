@@ -133,6 +133,24 @@ describe('the dashboard in a real browser', () => {
     expect(violations, describeViolations(violations)).toEqual([]);
   });
 
+  it('announces new live messages to a screen reader, a burst as one announcement', async () => {
+    const region = page.locator('[data-announcer="messages"]');
+    expect(await region.getAttribute('aria-live')).toBe('polite');
+    // Visually hidden: one pixel, clipped.
+    expect((await region.boundingBox())?.width).toBeLessThanOrEqual(1);
+    const say = (content: string) =>
+      callHttpTool(server.url, 'add_message', { session_id: sessionId, content }, bearer);
+    // The previous test's live message, announced once its burst ended.
+    // An announcement waits for a quiet second after the burst: polls allow for that.
+    const text = () => region.textContent();
+    await expect.poll(text, { timeout: 5_000 }).toBe('New message from writer-agent');
+    await say('one for the reader');
+    // The same words again: a trailing no-break space makes the reader say them again.
+    await expect.poll(text, { timeout: 5_000 }).toBe('New message from writer-agent\u00a0');
+    await Promise.all([say('burst 1'), say('burst 2'), say('burst 3')]);
+    await expect.poll(text, { timeout: 5_000 }).toBe('3 new messages from writer-agent');
+  });
+
   it('searches the session and posts an operator message with the CSRF token', async () => {
     await page.getByLabel('Search messages').fill('bold note');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -156,10 +174,34 @@ describe('the dashboard in a real browser', () => {
     for (let i = 0; i < 5; i++) {
       await callHttpTool(server.url, 'add_message', { session_id: sessionId, content: `load ${i}` }, bearer);
     }
-    await page.locator('.chart[data-points]').waitFor();
+    await page.locator('#chart-calls[data-points]').waitFor();
     await screenshot(page, 'metrics');
     const violations = await seriousViolations(page);
     expect(violations, describeViolations(violations)).toEqual([]);
+  });
+
+  it('charts latency p99 and open connections from live frames, each with its values in text', async () => {
+    await page.getByRole('heading', { name: 'Latency p99' }).waitFor();
+    const latency = page.getByRole('img', { name: /^Latency p99 in milliseconds/ });
+    const connections = page.getByRole('img', { name: /^Open connections over the last two minutes/ });
+    await latency.and(page.locator('[data-points]')).waitFor();
+    await connections.and(page.locator('[data-points]')).waitFor();
+    // uPlot drew into each box; the text alternative is the latest frame's values.
+    expect(await latency.locator('canvas').count()).toBe(1);
+    expect(await connections.locator('canvas').count()).toBe(1);
+    expect(await latency.getAttribute('aria-describedby')).toBe('chart-latency-now');
+    await expect
+      .poll(() => page.locator('#chart-latency-now').textContent(), { timeout: 5_000 })
+      .toMatch(/^Now: \d+(\.\d+)? ms p99, slowest tool [a-z_]+\.$/);
+    // This page's own live socket is an open dashboard.
+    expect(await page.locator('#chart-connections-now').textContent()).toMatch(
+      /^Now: agent WebSockets \d+, MCP sessions \d+, dashboards [1-9]\d*\.$/,
+    );
+    // Every frame (one each 2 s) adds a point to both.
+    const count = async (chart: typeof latency) => Number(await chart.getAttribute('data-points'));
+    const before = await count(connections);
+    await expect.poll(() => count(connections), { timeout: 8_000 }).toBeGreaterThan(before);
+    expect(await count(latency)).toBeGreaterThan(0);
   });
 
   it('pages a long session by before_id, with only the rows in view in the DOM', async () => {
@@ -229,13 +271,23 @@ describe('the dashboard in a real browser', () => {
     expect(status).toBe(401);
   });
 
-  it('keeps the first load under 200 KB (shell, script and stylesheet)', async () => {
-    let total = 0;
-    for (const file of ['', 'app.js', 'app.css']) {
+  it('keeps the first load under 200 KB (shell, script with the chunks it imports, stylesheet)', async () => {
+    const bytes = async (file: string) => {
       const res = await fetch(`${server.url}/ui/${file}`);
       expect(res.status).toBe(200);
-      total += (await res.arrayBuffer()).byteLength;
-    }
+      return Buffer.from(await res.arrayBuffer());
+    };
+    const app = await bytes('app.js');
+    // Static imports load with the script; a dynamic import() (the metrics page) only when used.
+    const imported = [
+      ...app
+        .toString()
+        .matchAll(/\bimport\s*(?:\{[^}]*\}\s*from\s*|[\w$*\s,]+from\s*)?"\.\/(chunk-\w+\.js)"/g),
+    ].map((m) => m[1] ?? '');
+    const lazy = [...app.toString().matchAll(/\bimport\("\.\/(chunk-\w+\.js)"\)/g)].map((m) => m[1]);
+    expect(lazy.length).toBeGreaterThan(0);
+    let total = app.length + (await bytes('')).length + (await bytes('app.css')).length;
+    for (const chunk of imported) total += (await bytes(chunk)).length;
     expect(total).toBeLessThan(BUDGET_BYTES);
     // The shell references exactly these two assets.
     const shell = readFileSync('ui/index.html', 'utf8');

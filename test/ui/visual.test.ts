@@ -149,4 +149,67 @@ describe('the graph and timeline pages in a real browser', () => {
     const violations = await seriousViolations(page);
     expect(violations, describeViolations(violations)).toEqual([]);
   });
+
+  it('zooms and pans the time range; marks written moments apart come apart', async () => {
+    const svg = page.locator('svg.timeline');
+    const range = async () => {
+      const start = Number(await svg.getAttribute('data-start'));
+      return { start, span: Number(await svg.getAttribute('data-end')) - start };
+    };
+    const centre = (id: number) =>
+      page.locator(`.timeline-mark[data-message-id="${id}"]`).evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+      });
+    await page.keyboard.press('0');
+    const whole = await range();
+    // The whole session: no two marks cover each other (close ones are spread across the lane).
+    const all = await page
+      .locator('.timeline-mark')
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => [r.x, r.y]));
+    for (const [i, a] of all.entries()) {
+      for (const b of all.slice(i + 1)) {
+        expect(Math.hypot((a[0] ?? 0) - (b[0] ?? 0), (a[1] ?? 0) - (b[1] ?? 0))).toBeGreaterThanOrEqual(12);
+      }
+    }
+    // The leftmost mark takes a mouse click (the SVG is measured before it is first drawn).
+    await page.locator(`.timeline-mark[data-message-id="${written[0]}"]`).click();
+    await expect
+      .poll(() => page.locator('.timeline-panel h2').textContent())
+      .toContain(`Message ${written[0]}`);
+
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    await expect.poll(async () => (await range()).span).toBeCloseTo(whole.span / 2, -1);
+    expect(await page.locator('.timeline-range').textContent()).toMatch(/^Zoomed to /);
+    // From the selected mark: + zooms around it, until alpha's first and last marks are apart.
+    await page.locator(`.timeline-mark[data-message-id="${written[0]}"]`).focus();
+    let apart = 0;
+    for (let i = 0; i < 12 && apart < 13; i++) {
+      const before = (await range()).span;
+      await page.keyboard.press('+');
+      await expect.poll(async () => (await range()).span).toBeLessThan(before);
+      apart = (await centre(written[3] ?? 0)).x - (await centre(written[0] ?? 0)).x;
+    }
+    expect(apart).toBeGreaterThanOrEqual(13);
+    const zoomed = await range();
+    await screenshot(page, 'timeline-zoomed');
+    expect(zoomed.span).toBeLessThan(whole.span / 2);
+    // Shift+arrow pans by a quarter of the range, a drag by the distance dragged; the span stays.
+    await page.keyboard.press('Shift+ArrowRight');
+    await expect.poll(async () => (await range()).start).toBeGreaterThan(zoomed.start);
+    const panned = await range();
+    expect(panned.span).toBeCloseTo(zoomed.span, -1);
+    const box = (await svg.boundingBox())!;
+    await page.mouse.move(box.x + box.width - 40, box.y + 20);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width - 140, box.y + 20, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(async () => (await range()).start).toBeGreaterThan(panned.start);
+    // - zooms back out; Fit shows the whole session again.
+    await page.getByRole('button', { name: 'Zoom out' }).click();
+    await expect.poll(async () => (await range()).span).toBeGreaterThan(zoomed.span);
+    await page.getByRole('button', { name: 'Fit' }).click();
+    await expect.poll(range).toEqual(whole);
+    expect(await page.locator('.timeline-range').textContent()).toMatch(/^Whole session: /);
+  });
 });

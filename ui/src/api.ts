@@ -8,10 +8,17 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Seconds to wait before trying again (429's Retry-After), when the server said. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
 }
+
+/** A GET answered 429 is retried after Retry-After when that is at most this long (seconds)… */
+const MAX_RETRY_WAIT_S = 10;
+/** …this many times. */
+const MAX_RETRIES = 2;
 
 let csrf: string | null = null;
 let onUnauthorized: () => void = () => {};
@@ -25,7 +32,7 @@ export function setCsrf(token: string | null): void {
   csrf = token;
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, retries = 0): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method === 'POST') {
     headers['content-type'] = 'application/json';
@@ -48,10 +55,21 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown):
     const err = (json ?? {}) as { code?: string; error?: string; message?: string };
     // A failed login is a 401 too, but it is answered on the form, not by resetting the app.
     if (res.status === 401 && path !== 'login') onUnauthorized();
+    const header = Number(res.headers.get('retry-after'));
+    const retryAfter = Number.isFinite(header) && header > 0 ? header : undefined;
+    // The dashboard's calls are rate-limited: a read waits its turn once or twice (a write, which
+    // a person sent, is reported instead).
+    if (res.status === 429 && method === 'GET' && retryAfter !== undefined) {
+      if (retryAfter <= MAX_RETRY_WAIT_S && retries < MAX_RETRIES) {
+        await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+        return request<T>(method, path, body, retries + 1);
+      }
+    }
     throw new ApiError(
       res.status,
       err.code ?? String(res.status),
       err.message ?? err.error ?? res.statusText,
+      retryAfter,
     );
   }
   return json as T;

@@ -1,6 +1,6 @@
 /** The dashboard's entry point: checks the login, then shows the page the hash names. */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { loadMe, logout, setUnauthorizedHandler } from './api.js';
 import { live, type LiveState } from './live.js';
 import { hrefFor, useRoute, type Route } from './router.js';
@@ -8,20 +8,30 @@ import { LoginPage } from './pages/login.js';
 import { SessionsPage } from './pages/sessions.js';
 import { SessionPage } from './pages/session.js';
 import { AgentsPage } from './pages/agents.js';
-import { MetricsPage } from './pages/metrics.js';
 import { TimelinePage } from './pages/timeline.js';
 import { GraphPage } from './pages/graph.js';
 import { MemoryPage } from './pages/memory.js';
+import { lazyPage } from './lazy-page.js';
+
+/** The metrics page brings uPlot (about 50 KB): it is fetched when first opened. */
+const MetricsPage = lazyPage(() => import('./pages/metrics.js').then((m) => m.MetricsPage));
 
 type Auth = 'checking' | 'out' | 'in';
 
 function App() {
   const [auth, setAuth] = useState<Auth>('checking');
+  const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
+  const authNow = useRef(auth);
+  authNow.current = auth;
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
       live.stop();
+      // A 401 while logged in: the login was ended elsewhere (logout in another tab) or expired.
+      if (authNow.current === 'in') {
+        setNotice('Your login ended (logged out elsewhere, or expired). Log in again.');
+      }
       setAuth('out');
     });
     live.onAuthDoubt = () => void loadMe().catch(() => {});
@@ -36,10 +46,22 @@ function App() {
   }, [auth]);
 
   if (auth === 'checking') return <p class="loading">Loading…</p>;
-  if (auth === 'out') return <LoginPage onLoggedIn={() => setAuth('in')} />;
+  if (auth === 'out') {
+    const loggedIn = () => {
+      setNotice(null);
+      setAuth('in');
+    };
+    return <LoginPage onLoggedIn={loggedIn} notice={notice} />;
+  }
   return (
     <>
-      <Header route={route} onLogout={() => setAuth('out')} />
+      <Header
+        route={route}
+        onLogout={() => {
+          setNotice(null);
+          setAuth('out');
+        }}
+      />
       <main id="main">
         <Page route={route} />
       </main>

@@ -66,7 +66,10 @@ export interface MetricsSnapshot {
     string,
     { calls: number; errors: number; p50_ms?: number; p90_ms?: number; p99_ms?: number }
   >;
+  /** Open connections by kind; live frames add `dashboards`. */
   connections?: Record<string, number>;
+  /** Live frames only: the highest per-tool p99 (null before any call) and its tool. */
+  latency?: { p99_ms: number | null; tool: string | null };
   database?: { queries: number; mean_ms: number };
   process?: { rss_mb: number; uptime_s: number };
 }

@@ -30,11 +30,11 @@ const asset = (body: Buffer, type: string): Asset => ({
   etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
 });
 
-/** The three files of the dashboard, by the path they are served at (relative to /ui/). */
+/** The shell, stylesheet and entry script: the first load. Chunks of the script come on demand. */
 const BUILDERS: Record<string, () => Promise<Asset>> = {
   'index.html': async () =>
     asset(await readFile(path.join(UI_DIR, 'index.html')), 'text/html; charset=utf-8'),
-  'app.js': bundleScript,
+  'app.js': async () => script('app.js'),
   // uPlot's stylesheet goes after ours: the bundle imports no CSS, so esbuild needs no CSS handling.
   'app.css': async () =>
     asset(
@@ -47,15 +47,38 @@ const BUILDERS: Record<string, () => Promise<Asset>> = {
     ),
 };
 
+/** The names esbuild gives the chunks of the script (pages loaded on demand, code they share). */
+const CHUNK_NAME = /^chunk-[A-Z0-9]{8}\.js$/;
+
+let scripts: Promise<Map<string, Asset>> | undefined;
+
+/** One file of the script's build (the entry, app.js, or a chunk), built once for all of them. */
+async function script(name: string): Promise<Asset> {
+  if (scripts === undefined) {
+    scripts = bundleScripts();
+    scripts.catch(() => (scripts = undefined));
+  }
+  const file = (await scripts).get(name);
+  if (file === undefined) throw new AssetMissing(name);
+  return file;
+}
+
+class AssetMissing extends Error {}
+
 /**
- * The bundle is built once, on the first request for it, and kept in memory: `npm start` needs no
- * build step and `dist/` carries no copy. A failed build is not kept (fix the file, reload).
+ * The script is built once, on the first request for it, and kept in memory: `npm start` needs no
+ * build step and `dist/` carries no copy. A failed build is not kept (fix the file, reload). Pages
+ * that pull in a large library (the metrics page and uPlot) are split off and loaded when opened,
+ * which keeps the first load small.
  */
-async function bundleScript(): Promise<Asset> {
+async function bundleScripts(): Promise<Map<string, Asset>> {
   const result = await build({
-    entryPoints: [path.join(UI_DIR, 'src', 'main.tsx')],
+    entryPoints: { app: path.join(UI_DIR, 'src', 'main.tsx') },
     absWorkingDir: ROOT,
     bundle: true,
+    splitting: true,
+    outdir: path.join(UI_DIR, 'out'),
+    chunkNames: 'chunk-[hash]',
     minify: true,
     format: 'esm',
     jsx: 'automatic',
@@ -65,22 +88,36 @@ async function bundleScript(): Promise<Asset> {
     logLevel: 'silent',
     legalComments: 'none',
   });
-  const out = result.outputFiles[0];
-  if (out === undefined) throw new Error('esbuild produced no output for ui/src/main.tsx');
-  return asset(Buffer.from(out.contents), 'text/javascript; charset=utf-8');
+  const files = new Map<string, Asset>();
+  for (const out of result.outputFiles) {
+    files.set(path.basename(out.path), asset(Buffer.from(out.contents), 'text/javascript; charset=utf-8'));
+  }
+  if (!files.has('app.js')) throw new Error('esbuild produced no app.js for ui/src/main.tsx');
+  return files;
 }
 
 export class UiAssets {
   private readonly cache = new Map<string, Promise<Asset>>();
 
-  /** Whether `name` (relative to /ui/) is one of the served files. */
+  /** Whether `name` (relative to /ui/) may be one of the served files (a chunk: when it was built). */
   has(name: string): boolean {
-    return Object.hasOwn(BUILDERS, name);
+    return Object.hasOwn(BUILDERS, name) || CHUNK_NAME.test(name);
   }
 
   /** Serves a file: revalidated on every load (ETag, `no-cache`), 304 when unchanged. */
   async serve(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const file = await this.load(name);
+    let file: Asset;
+    try {
+      file = CHUNK_NAME.test(name) ? await script(name) : await this.load(name);
+    } catch (error) {
+      if (!(error instanceof AssetMissing)) throw error;
+      res.writeHead(404, {
+        'content-type': 'text/plain; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(`No dashboard file ${name}.`);
+      return;
+    }
     const headers: Record<string, string> = {
       'content-type': file.type,
       'cache-control': 'no-cache',

@@ -16,6 +16,29 @@ export const UI_LIVE_PATH = '/ui/live';
 const MAX_CLIENT_FRAME = 4 * 1024;
 const CLOSE_LOGIN_ENDED = 4001;
 
+type ToolFigures = Record<string, { calls?: number; p99_ms?: number }>;
+
+/**
+ * A metrics snapshot with the figures the dashboard's charts read: `latency.p99_ms`, the highest
+ * per-tool p99 over each tool's recent calls (null before any call), with the tool it belongs to;
+ * and `connections.dashboards`, the open dashboard sockets.
+ */
+export function withChartFigures(
+  snapshot: Record<string, unknown>,
+  dashboards: number,
+): Record<string, unknown> {
+  let worst: { tool: string; p99: number } | undefined;
+  for (const [tool, figures] of Object.entries((snapshot.tools ?? {}) as ToolFigures)) {
+    const p99 = figures.p99_ms;
+    if (p99 !== undefined && (worst === undefined || p99 > worst.p99)) worst = { tool, p99 };
+  }
+  return {
+    ...snapshot,
+    latency: { p99_ms: worst?.p99 ?? null, tool: worst?.tool ?? null },
+    connections: { ...(snapshot.connections as Record<string, number> | undefined), dashboards },
+  };
+}
+
 /** One dashboard socket: bounded like an agent's (bytes queued past the budget close it with 1013). */
 class DashboardSocket implements DashboardTarget {
   readonly tokenId: string;
@@ -71,8 +94,9 @@ export class DashboardSockets {
   constructor(private readonly services: Services) {
     this.hub = new DashboardHub(services.feed, {
       cursor: () => services.feed.position,
-      // The frame is the snapshot's fields beside `type` (GET /ui/api/metrics nests them under `metrics`).
-      metrics: () => services.metrics.snapshot(),
+      // The frame is the snapshot's fields beside `type` (GET /ui/api/metrics nests them under
+      // `metrics`), plus what the charts plot that the snapshot has only per tool or not at all.
+      metrics: async () => withChartFigures(await services.metrics.snapshot(), this.open),
       principalId: DASHBOARD_PRINCIPAL.agentId,
       onError: (error) => services.logger.warn({ err: error }, 'dashboard metrics failed'),
     });
@@ -92,6 +116,7 @@ export class DashboardSockets {
     let claims: DashboardClaims;
     try {
       claims = await this.services.dashboard.verify(readCookie(req, UI_COOKIE), req.socket.remoteAddress);
+      this.services.rateLimiter.take(DASHBOARD_PRINCIPAL.agentId, req.socket.remoteAddress);
     } catch (error) {
       const refusal =
         error instanceof AppError ? error : new AppError('INTERNAL_ERROR', internalFailure().error);

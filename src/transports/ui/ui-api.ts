@@ -79,8 +79,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 const query = (url: URL): Record<string, string> => Object.fromEntries(url.searchParams);
 
 /**
- * The dashboard's JSON API (docs/dashboard.md). Every call but login needs the login cookie; every
- * POST also needs the cookie's CSRF token in X-CSRF-Token. Handlers call the services as the
+ * The dashboard's JSON API (docs/dashboard.md). Every call but login needs the login cookie and
+ * counts against the dashboard principal's rate limit (RATE_LIMIT_*); every POST also needs the
+ * cookie's CSRF token in X-CSRF-Token. Handlers call the services as the
  * dashboard principal (a human admin): this file holds no rule of its own.
  */
 export async function handleUiApi(
@@ -109,6 +110,8 @@ export async function handleUiApi(
       return;
     }
     claims = await services.dashboard.verify(readCookie(req, UI_COOKIE), address);
+    // The operator's calls count against its own bucket, like a tool call against its agent's.
+    services.rateLimiter.take(principal.agentId, address);
     if (method === 'POST') services.dashboard.checkCsrf(claims, headerValue(req, 'x-csrf-token'));
     const body = await answer(services, req, res, url, `${method} ${route}`, claims, bodyLimit);
     if (body === WRITTEN) return;

@@ -4,7 +4,19 @@ import { ApiError, login } from '../api.js';
 import { errorText } from '../format.js';
 import { ErrorAlert } from './error-alert.js';
 
-export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
+/** The rate limit's answer, with when to try again (Retry-After) when the server said. */
+function tooManyText(retryAfter: number | undefined): string {
+  if (retryAfter === undefined) return 'Too many failed attempts. Wait a minute and try again.';
+  const at = new Date(Date.now() + retryAfter * 1000).toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  return `Too many failed attempts. Try again in ${Math.ceil(retryAfter)} s (at ${at}).`;
+}
+
+/** `notice`: why the form is back (the login ended while the page was open). */
+export function LoginPage({ onLoggedIn, notice }: { onLoggedIn: () => void; notice?: string | null }) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -18,8 +30,7 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
       onLoggedIn();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setError('Wrong password.');
-      else if (err instanceof ApiError && err.status === 429)
-        setError('Too many failed attempts. Wait a minute and try again.');
+      else if (err instanceof ApiError && err.status === 429) setError(tooManyText(err.retryAfter));
       else setError(`Could not log in: ${errorText(err)}`);
     } finally {
       setBusy(false);
@@ -29,6 +40,11 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
   return (
     <main class="login" id="main">
       <h1>Shared Context Server</h1>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       <form onSubmit={(e) => void submit(e)} class="card">
         <label for="password">Admin password</label>
         <input

@@ -1,14 +1,15 @@
 /**
- * Live metrics from the `metrics` frames (every 2 s): tool calls per second as a uPlot chart, plus
- * the latest per-tool table. The first figures come from GET metrics.
+ * Live metrics from the `metrics` frames (every 2 s): tool calls per second, the worst per-tool
+ * latency p99 and the open connections as small uPlot charts, each with its latest values in text;
+ * then the latest per-tool table. The first figures come from GET metrics.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
 import { api } from '../api.js';
 import { errorText } from '../format.js';
 import { useLiveFrames } from '../hooks.js';
 import type { MetricsSnapshot } from '../types.js';
 import { ErrorAlert } from './error-alert.js';
+import { type ChartSeries, LiveChart } from './live-chart.js';
 
 /** Ten minutes of 2-second samples. */
 const WINDOW = 300;
@@ -16,91 +17,69 @@ const WINDOW = 300;
 const totalCalls = (m: MetricsSnapshot): number =>
   Object.values(m.tools ?? {}).reduce((sum, t) => sum + t.calls, 0);
 
+const CALLS: ChartSeries[] = [{ label: 'tool calls/s', stroke: '#1d5fbf', fill: 'rgba(29,95,191,0.12)' }];
+const LATENCY: ChartSeries[] = [{ label: 'p99 ms (slowest tool)', stroke: '#a4161a' }];
+/** What the connections chart plots, by the frame's `connections` key. */
+const CONNECTIONS: (ChartSeries & { key: string })[] = [
+  { key: 'websockets', label: 'agent WebSockets', stroke: '#1d5fbf' },
+  { key: 'mcp_sessions', label: 'MCP sessions', stroke: '#8a5a00', dash: [6, 4] },
+  { key: 'dashboards', label: 'dashboards', stroke: '#2e7d32', dash: [2, 3] },
+];
+
+/** Appends one sample to aligned arrays, dropping the oldest beyond WINDOW. */
+function push(data: number[][], values: number[]): void {
+  values.forEach((v, i) => data[i]?.push(v));
+  if ((data[0]?.length ?? 0) > WINDOW) for (const column of data) column.shift();
+}
+
 export function MetricsPage() {
   const [snapshot, setSnapshot] = useState<MetricsSnapshot | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const chartEl = useRef<HTMLDivElement>(null);
-  const chart = useRef<uPlot | null>(null);
-  const series = useRef<{ t: number[]; rate: number[]; last: { at: number; calls: number } | null }>({
-    t: [],
-    rate: [],
-    last: null,
-  });
+  const [version, setVersion] = useState(0);
+  const last = useRef<{ at: number; calls: number } | null>(null);
+  const rate = useRef<number | null>(null);
+  const calls = useRef<number[][]>([[], []]);
+  const latency = useRef<number[][]>([[], []]);
+  const connections = useRef<number[][]>([[], ...CONNECTIONS.map(() => [])]);
 
   useEffect(() => {
     api
       .get<{ metrics: MetricsSnapshot }>('metrics')
       .then(({ metrics: m }) => {
         setSnapshot(m);
-        series.current.last = { at: Date.now() / 1000, calls: totalCalls(m) };
+        last.current = { at: Date.now() / 1000, calls: totalCalls(m) };
       })
       .catch((err: unknown) => setError(errorText(err)));
-  }, []);
-
-  useEffect(() => {
-    const el = chartEl.current;
-    if (!el) return;
-    const plot = new uPlot(
-      {
-        width: Math.max(280, el.clientWidth),
-        height: 220,
-        series: [
-          {},
-          {
-            label: 'tool calls/s',
-            stroke: '#1d5fbf',
-            width: 2,
-            fill: 'rgba(29,95,191,0.12)',
-            points: { show: true, size: 5 },
-          },
-        ],
-        axes: [{}, { label: 'calls/s' }],
-        // A sliding two-minute window: a lone first point is drawn at the right edge, not stretched.
-        scales: {
-          x: {
-            time: true,
-            range: (_u, _min, max) => {
-              const end = max ?? Date.now() / 1000;
-              return [end - 120, end + 2];
-            },
-          },
-          y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 0) * 1.2)] },
-        },
-      },
-      [[], []],
-      el,
-    );
-    chart.current = plot;
-    const resize = () => plot.setSize({ width: Math.max(280, el.clientWidth), height: 220 });
-    addEventListener('resize', resize);
-    return () => {
-      removeEventListener('resize', resize);
-      plot.destroy();
-      chart.current = null;
-    };
   }, []);
 
   useLiveFrames((frame) => {
     if (frame.type !== 'metrics') return;
     setSnapshot(frame);
     const now = Date.now() / 1000;
-    const calls = totalCalls(frame);
-    const s = series.current;
-    if (s.last && now > s.last.at) {
+    const total = totalCalls(frame);
+    const prev = last.current;
+    if (prev && now > prev.at) {
       // A restart resets the counters: a negative difference is a new start, not negative traffic.
-      const rate = Math.max(0, (calls - s.last.calls) / (now - s.last.at));
-      s.t.push(now);
-      s.rate.push(Math.round(rate * 100) / 100);
-      if (s.t.length > WINDOW) {
-        s.t.shift();
-        s.rate.shift();
-      }
-      chart.current?.setData([s.t, s.rate]);
-      // How many points the chart holds, for a test (or a person with devtools) to read.
-      if (chartEl.current) chartEl.current.dataset.points = String(s.t.length);
+      const r = Math.round(Math.max(0, (total - prev.calls) / (now - prev.at)) * 100) / 100;
+      rate.current = r;
+      push(calls.current, [now, r]);
     }
-    s.last = { at: now, calls };
+    last.current = { at: now, calls: total };
+    const p99 = frame.latency?.p99_ms;
+    if (typeof p99 === 'number') push(latency.current, [now, p99]);
+    push(connections.current, [now, ...CONNECTIONS.map((c) => frame.connections?.[c.key] ?? 0)]);
+    setVersion((v) => v + 1);
   });
+
+  const p99 = snapshot?.latency?.p99_ms;
+  const latencyText =
+    typeof p99 === 'number'
+      ? `Now: ${p99} ms p99, slowest tool ${snapshot?.latency?.tool ?? 'unknown'}.`
+      : 'No tool calls yet.';
+  const conn = snapshot?.connections ?? {};
+  const connectionsText = `Now: ${CONNECTIONS.map((c) => `${c.label} ${conn[c.key] ?? 0}`).join(', ')}.`;
+  const callsText =
+    rate.current === null ? 'Waiting for the second sample.' : `Now: ${rate.current} tool calls/s.`;
 
   const tools = Object.entries(snapshot?.tools ?? {}).sort((a, b) => b[1].calls - a[1].calls);
   return (
@@ -108,7 +87,43 @@ export function MetricsPage() {
       <h1 id="metrics-title">Metrics</h1>
       <ErrorAlert error={error} />
       <h2>Tool calls per second</h2>
-      <div ref={chartEl} class="chart" role="img" aria-label="Tool calls per second over the last minutes" />
+      <LiveChart
+        id="chart-calls"
+        label="Tool calls per second over the last two minutes"
+        unit="calls/s"
+        series={CALLS}
+        data={calls.current}
+        version={version}
+        summary={callsText}
+      />
+      <div class="charts-small">
+        <section aria-labelledby="latency-title">
+          <h2 id="latency-title">Latency p99</h2>
+          <LiveChart
+            id="chart-latency"
+            label="Latency p99 in milliseconds of the slowest tool over the last two minutes"
+            unit="ms"
+            series={LATENCY}
+            data={latency.current}
+            version={version}
+            summary={latencyText}
+            height={160}
+          />
+        </section>
+        <section aria-labelledby="connections-title">
+          <h2 id="connections-title">Connections</h2>
+          <LiveChart
+            id="chart-connections"
+            label={`Open connections over the last two minutes: ${CONNECTIONS.map((c) => c.label).join(', ')}`}
+            unit="open"
+            series={CONNECTIONS}
+            data={connections.current}
+            version={version}
+            summary={connectionsText}
+            height={160}
+          />
+        </section>
+      </div>
       {snapshot && (
         <dl class="facts">
           {Object.entries(snapshot.connections ?? {}).map(([k, v]) => (

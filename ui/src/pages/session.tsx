@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { useNewMessageAnnouncer } from '../announce.js';
 import { errorText, formatTime } from '../format.js';
 import { useLiveFrames, useReloadOnReconnect } from '../hooks.js';
 import { threadOrder, type Placed } from '../threads.js';
@@ -16,6 +17,8 @@ import { SearchBox } from './search-box.js';
 import { ErrorAlert } from './error-alert.js';
 
 const PAGE = 200;
+/** The operator's own messages are not announced: they wrote them. */
+const OPERATOR = 'dashboard';
 /** The API's largest page: what a jump to an old message pages by. */
 const BIG_PAGE = 1000;
 
@@ -42,6 +45,7 @@ export function SessionPage({ id }: { id: string }) {
   state.current.messages = messages;
   state.current.hasOlder = hasOlder;
 
+  const [announcement, announce] = useNewMessageAnnouncer();
   const path = `sessions/${encodeURIComponent(id)}`;
 
   /** The newest page (the API answers the newest when no after_id is given): where everyone starts,
@@ -100,6 +104,9 @@ export function SessionPage({ id }: { id: string }) {
 
   useLiveFrames((frame) => {
     if (frame.type === 'message' && frame.message.session_id === id) {
+      const m = frame.message;
+      // The virtualized list is no live region: new messages are announced here, coalesced.
+      if (m.sender !== OPERATOR && !state.current.messages.some((x) => x.id === m.id)) announce(m.sender);
       setMessages((ms) => merge(ms, [frame.message]));
       setSession((s) =>
         s ? { ...s, message_count: s.message_count + 1, last_activity: frame.message.timestamp } : s,
@@ -166,6 +173,9 @@ export function SessionPage({ id }: { id: string }) {
         reveal={reveal}
       />
       <Compose path={path} />
+      <div class="visually-hidden" aria-live="polite" aria-atomic="true" data-announcer="messages">
+        {announcement}
+      </div>
     </section>
   );
 }
