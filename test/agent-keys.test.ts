@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/client';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRawDatabase, testDatabaseUrl } from './helpers/database.js';
 import { callTool, connectMcp } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 import { TestSocket, type RefusedUpgrade, until } from './helpers/ws-client.js';
@@ -50,9 +50,15 @@ async function whoAmI(
 
 /** The CLI in its own process, on the server's data directory. */
 async function cli(server: TestServer, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const databaseUrl = await testDatabaseUrl(server.dataDir);
   return run('npx', ['tsx', 'src/cli/main.ts', ...args], {
     cwd: REPO,
-    env: { ...process.env, DATA_DIR: server.dataDir, LOG_LEVEL: 'silent' },
+    env: {
+      ...process.env,
+      DATA_DIR: server.dataDir,
+      LOG_LEVEL: 'silent',
+      ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
+    },
     timeout: 60_000,
   });
 }
@@ -319,26 +325,23 @@ describe('agent keys from the command line, on a running server', () => {
     const admin = bearer(await adminToken(server));
     await callHttpTool(server.url, 'revoke_agent_key', { agent_id: 'hashed' }, admin);
 
-    const file = path.join(server.dataDir, 'shared-context.db');
-    const db = new Database(file, { readonly: true });
+    const db = await openRawDatabase(server.dataDir);
     try {
-      const rows = db.prepare("SELECT * FROM agent_keys WHERE agent_id = 'hashed'").all() as Array<
-        Record<string, unknown>
-      >;
+      const rows = await db.query("SELECT * FROM agent_keys WHERE agent_id = 'hashed'");
       expect(rows).toHaveLength(1);
       expect(rows[0]?.key_hash).toBe(createHash('sha256').update(key).digest('hex'));
       const everything = JSON.stringify(
-        ['agent_keys', 'audit_log'].map((table) => db.prepare(`SELECT * FROM ${table}`).all()),
+        await Promise.all(['agent_keys', 'audit_log'].map((table) => db.query(`SELECT * FROM ${table}`))),
       );
       expect(everything).not.toContain(key);
-      const audit = db
-        .prepare("SELECT action FROM audit_log WHERE agent_id = 'hashed' ORDER BY id")
-        .all() as Array<{ action: string }>;
+      const audit = await db.query<{ action: string }>(
+        "SELECT action FROM audit_log WHERE agent_id = 'hashed' ORDER BY id",
+      );
       expect(audit.map((a) => a.action)).toEqual(
         expect.arrayContaining(['issue_agent_key', 'revoke_agent_key']),
       );
     } finally {
-      db.close();
+      await db.close();
     }
 
     await server.stop();

@@ -1,9 +1,8 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../bench/corpus.js';
 import { TOOLS } from '../src/tools/registry.js';
+import { type RawDatabase, TEST_DIALECT, openRawDatabase } from './helpers/database.js';
 import { connectMcp } from './helpers/mcp-client.js';
 import { type TestServer, callHttpTool, startTestServer, tokenFor } from './helpers/server.js';
 
@@ -83,26 +82,34 @@ const VOLATILE_COLUMNS = new Set(['last_activity', 'last_heartbeat']);
 
 describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
   let server: TestServer;
-  let db: Database.Database;
+  let db: RawDatabase;
   let mcp: Client;
   let headers: Record<string, string>;
   let fixtures: Record<string, unknown>;
   const random = prng(SEED);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 
-  const snapshot = (): string => {
-    const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .all() as Array<{ name: string }>;
-    const out: Record<string, unknown[]> = {};
+  /** Every stored row but the volatile ones, in a canonical order (either dialect). */
+  const snapshot = async (): Promise<string> => {
+    const tables = await db.query<{ name: string }>(
+      TEST_DIALECT === 'sqlite'
+        ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        : 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name',
+    );
+    const out: Record<string, string[]> = {};
     for (const { name } of tables) {
       if (VOLATILE_TABLES.test(name)) continue;
-      const rows = db.prepare(`SELECT * FROM "${name}"`).all() as Array<Record<string, unknown>>;
-      out[name] = rows.map((row) =>
-        Object.fromEntries(Object.entries(row).filter(([column]) => !VOLATILE_COLUMNS.has(column))),
-      );
+      const rows = await db.query(`SELECT * FROM "${name}"`);
+      out[name] = rows
+        .map((row) =>
+          JSON.stringify(
+            Object.fromEntries(Object.entries(row).filter(([column]) => !VOLATILE_COLUMNS.has(column))),
+            (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+          ),
+        )
+        .sort();
     }
-    return JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return JSON.stringify(out);
   };
 
   /** A hostile argument set for a tool: a plausible call with one to three things wrong. */
@@ -159,15 +166,12 @@ describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
       start_time: '2000-01-01T00:00:00Z',
       end_time: '2100-01-01T00:00:00Z',
     };
-    db = new Database(path.join(server.dataDir, 'shared-context.db'), {
-      readonly: true,
-      fileMustExist: true,
-    });
+    db = await openRawDatabase(server.dataDir);
     mcp = await connectMcp(server.url, headers);
   });
   afterAll(async () => {
     await mcp?.close();
-    db?.close();
+    await db?.close();
     await server?.cleanup();
   });
 
@@ -176,7 +180,7 @@ describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
     for (const name of TOOLS.keys()) {
       for (let i = 0; i < CALLS_PER_TOOL; i++) {
         const args = hostileArgs(name);
-        const before = snapshot();
+        const before = await snapshot();
         const text = JSON.stringify(args);
         const { status, body } = await callHttpTool(server.url, name, text, headers);
         const where = `${name} ${text.slice(0, 300)} (HOSTILE_SEED=${SEED})`;
@@ -184,7 +188,7 @@ describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
         if (body.success === true) continue;
         rejected += 1;
         expectStableFailure(where, body);
-        expect(snapshot(), `${where} changed stored data`).toBe(before);
+        expect(await snapshot(), `${where} changed stored data`).toBe(before);
       }
     }
     expect(rejected).toBeGreaterThan(TOOLS.size * CALLS_PER_TOOL * 0.5);
@@ -201,11 +205,11 @@ describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
     ];
     for (const name of ['add_message', 'set_memory', 'send_message']) {
       for (const text of bodies) {
-        const before = snapshot();
+        const before = await snapshot();
         const { status, body } = await callHttpTool(server.url, name, text, headers);
         expect(status, `${name} ${text.slice(0, 20)}`).toBeLessThan(500);
         expectStableFailure(`${name} ${text.slice(0, 20)}`, body);
-        expect(snapshot()).toBe(before);
+        expect(await snapshot()).toBe(before);
       }
     }
   });
@@ -216,21 +220,21 @@ describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {
         const args = hostileArgs(name);
         if (typeof args !== 'object' || args === null || Array.isArray(args)) continue;
         const where = `${name} ${JSON.stringify(args).slice(0, 300)} (HOSTILE_SEED=${SEED})`;
-        const before = snapshot();
+        const before = await snapshot();
         let result: Awaited<ReturnType<Client['callTool']>>;
         try {
           result = await mcp.callTool({ name, arguments: args as Record<string, unknown> });
         } catch (error) {
           // A JSON-RPC error (e.g. invalid params) is an answer too; an internal one is a bug.
           expect((error as { code?: number }).code, where).not.toBe(-32603);
-          expect(snapshot(), where).toBe(before);
+          expect(await snapshot(), where).toBe(before);
           continue;
         }
         const body = result.structuredContent as Record<string, unknown> | undefined;
         expect(body, where).toBeDefined();
         if (result.isError === true) {
           expectStableFailure(where, body!);
-          expect(snapshot(), `${where} changed stored data`).toBe(before);
+          expect(await snapshot(), `${where} changed stored data`).toBe(before);
         }
       }
     }

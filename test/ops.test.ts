@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { runCli } from './helpers/cli.js';
+import { TEST_DIALECT } from './helpers/database.js';
 import { startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
 /** A raw HTTP request with exactly the headers given (fetch would not let us forge Host). */
@@ -49,7 +50,7 @@ describe('operations', () => {
       const res = await fetch(`${server.url}/health`);
       expect(res.status).toBe(200);
       const body = (await res.json()) as Record<string, unknown>;
-      expect(body).toMatchObject({ status: 'ok', database: { reachable: true, dialect: 'sqlite' } });
+      expect(body).toMatchObject({ status: 'ok', database: { reachable: true, dialect: TEST_DIALECT } });
     });
 
     it('reveals no keys or data', async () => {

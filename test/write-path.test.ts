@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import BetterSqlite3 from 'better-sqlite3';
-import path from 'node:path';
+import { queryDatabase } from './helpers/database.js';
 import { callTool, connectMcp, openRawSession } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 
@@ -38,11 +37,11 @@ describe('the write path', () => {
     expect(failed.every((r) => r.body.code === 'MESSAGE_NOT_FOUND')).toBe(true);
     expect(new Set(ok).size).toBe(48);
 
-    const db = new BetterSqlite3(path.join(server.dataDir, 'shared-context.db'), { readonly: true });
-    const stored = db
-      .prepare('SELECT id, content FROM messages WHERE session_id = ? ORDER BY id')
-      .all(sessionId) as { id: number; content: string }[];
-    db.close();
+    const stored = await queryDatabase<{ id: number; content: string }>(
+      server.dataDir,
+      'SELECT id, content FROM messages WHERE session_id = ? ORDER BY id',
+      [sessionId],
+    );
     expect(stored.map((r) => r.id)).toEqual([...ok].sort((a, b) => a - b));
     expect(stored.some((r) => r.content === 'write 0')).toBe(false);
     const audited = await callHttpTool(

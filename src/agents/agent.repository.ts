@@ -55,3 +55,43 @@ export async function touchAgents(db: Db, seen: ReadonlyMap<string, number>): Pr
       .execute();
   }
 }
+
+/** This node holds a WebSocket of the agent (again): its row, refreshed. */
+export async function upsertConnection(db: Db, nodeId: string, agentId: string, now: number): Promise<void> {
+  await db
+    .insertInto('agent_connections')
+    .values({ node_id: nodeId, agent_id: agentId, since: now, seen_at: now })
+    .onConflict((oc) => oc.columns(['node_id', 'agent_id']).doUpdateSet({ seen_at: now }))
+    .execute();
+}
+
+export async function deleteConnection(db: Db, nodeId: string, agentId?: string): Promise<void> {
+  let q = db.deleteFrom('agent_connections').where('node_id', '=', nodeId);
+  if (agentId !== undefined) q = q.where('agent_id', '=', agentId);
+  await q.execute();
+}
+
+/** Refreshes this node's rows; drops rows of nodes that stopped refreshing long ago. */
+export async function refreshConnections(
+  db: Db,
+  nodeId: string,
+  now: number,
+  staleBefore: number,
+): Promise<void> {
+  await db.updateTable('agent_connections').set({ seen_at: now }).where('node_id', '=', nodeId).execute();
+  await db.deleteFrom('agent_connections').where('seen_at', '<', staleBefore).execute();
+}
+
+/** The agents (of `agentIds`, or all) with a WebSocket open on some live node. */
+export async function connectedAgents(
+  db: Db,
+  since: number,
+  agentIds?: readonly string[],
+): Promise<Set<string>> {
+  let q = db.selectFrom('agent_connections').select('agent_id').distinct().where('seen_at', '>=', since);
+  if (agentIds !== undefined) {
+    if (agentIds.length === 0) return new Set();
+    q = q.where('agent_id', 'in', agentIds);
+  }
+  return new Set((await q.execute()).map((r) => r.agent_id));
+}

@@ -7,7 +7,18 @@ import { requireSession } from '../sessions/session.service.js';
 import type { AgentRow } from '../store/schema.js';
 import type { Db, Storage } from '../store/store.js';
 import { recordChange } from '../store/change-feed.js';
-import { findAgent, listAgents, recordHeartbeat, touchAgents, upsertAgent } from './agent.repository.js';
+import { randomUUID } from 'node:crypto';
+import {
+  connectedAgents,
+  deleteConnection,
+  findAgent,
+  listAgents,
+  recordHeartbeat,
+  refreshConnections,
+  touchAgents,
+  upsertAgent,
+  upsertConnection,
+} from './agent.repository.js';
 
 export const AGENT_STATUSES = ['active', 'idle', 'offline'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -16,6 +27,8 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const ACTIVE_WINDOW_MS = 60_000;
 export const IDLE_WINDOW_MS = 5 * 60_000;
 const FLUSH_MS = 5_000;
+/** A node refreshes its open connections every FLUSH_MS; rows older than this belong to a node that died. */
+const CONNECTION_STALE_MS = 4 * FLUSH_MS;
 
 export interface AgentView {
   agent_id: string;
@@ -31,11 +44,15 @@ export interface AgentView {
 
 /**
  * The registry and presence. Activity from tool calls is kept in memory and flushed every few
- * seconds (a write per call would halve write throughput); heartbeats are written at once.
+ * seconds (a write per call would halve write throughput); heartbeats are written at once. Open
+ * WebSockets are counted here and recorded per node in the database (`agent_connections`), so
+ * every node of a deployment sees the same presence.
  */
 export class AgentService {
   private readonly seen = new Map<string, number>();
   private readonly connections = new Map<string, number>();
+  /** This process, among the nodes sharing the database. */
+  private readonly nodeId = randomUUID();
   private readonly flusher: NodeJS.Timeout;
 
   constructor(
@@ -54,28 +71,48 @@ export class AgentService {
 
   /** WebSocket connect/disconnect: a connected agent is active. */
   connected(agentId: string, delta: 1 | -1): void {
-    const n = (this.connections.get(agentId) ?? 0) + delta;
+    const before = this.connections.get(agentId) ?? 0;
+    const n = before + delta;
     if (n > 0) this.connections.set(agentId, n);
     else this.connections.delete(agentId);
     this.touch(agentId);
+    const now = nowMs();
     this.store
-      .write((trx) => recordChange(trx, 'presence', null, agentId, n > 0 ? 'active' : 'idle'))
+      .write(async (trx) => {
+        if (before === 0 && n > 0) await upsertConnection(trx, this.nodeId, agentId, now);
+        else if (n <= 0) await deleteConnection(trx, this.nodeId, agentId);
+        await recordChange(trx, 'presence', null, agentId, n > 0 ? 'active' : 'idle');
+      })
       .catch(this.onError);
   }
 
   async flush(): Promise<void> {
-    if (this.seen.size === 0) return;
     const batch = new Map(this.seen);
     this.seen.clear();
-    await this.store.write((trx) => touchAgents(trx, batch));
+    if (batch.size === 0 && this.connections.size === 0) return;
+    const now = nowMs();
+    await this.store.write(async (trx) => {
+      if (batch.size > 0) await touchAgents(trx, batch);
+      if (this.connections.size > 0)
+        await refreshConnections(trx, this.nodeId, now, now - 3 * CONNECTION_STALE_MS);
+    });
   }
 
-  stop(): void {
+  /** Stops the flusher and forgets this node's connections (its sockets are closing). */
+  async stop(): Promise<void> {
     clearInterval(this.flusher);
+    await this.store.write((trx) => deleteConnection(trx, this.nodeId));
   }
 
-  private view(row: AgentRow, now = nowMs()): AgentView {
-    const connected = this.connections.has(row.agent_id);
+  /** The agents of `ids` (or all) with a WebSocket open on any node. */
+  private async connectedSet(ids?: readonly string[], now = nowMs()): Promise<Set<string>> {
+    const anywhere = await connectedAgents(this.store.db, now - CONNECTION_STALE_MS, ids);
+    for (const id of this.connections.keys()) if (ids === undefined || ids.includes(id)) anywhere.add(id);
+    return anywhere;
+  }
+
+  private view(row: AgentRow, now: number, connectedNodes: ReadonlySet<string>): AgentView {
+    const connected = connectedNodes.has(row.agent_id);
     const lastSeen = Math.max(
       Number(row.last_activity),
       Number(row.last_heartbeat ?? 0),
@@ -124,10 +161,11 @@ export class AgentService {
       });
       return saved;
     });
-    const peers = (await listAgents(this.store.db, input.sessionId, 1000))
-      .filter((r) => r.agent_id !== caller.agentId)
-      .map((r) => this.view(r, now));
-    return { agent: this.view(row, now), peers };
+    const rows = (await listAgents(this.store.db, input.sessionId, 1000)).filter(
+      (r) => r.agent_id !== caller.agentId,
+    );
+    const connected = await this.connectedSet(undefined, now);
+    return { agent: this.view(row, now, connected), peers: rows.map((r) => this.view(r, now, connected)) };
   }
 
   async heartbeat(caller: Principal, status: 'active' | 'idle' | undefined): Promise<AgentView> {
@@ -138,7 +176,7 @@ export class AgentService {
         (await this.registerBare(trx, caller, now, status));
       return saved;
     });
-    return this.view(row, now);
+    return this.view(row, now, await this.connectedSet([caller.agentId], now));
   }
 
   /** A heartbeat from an agent that never registered registers it, without a session. */
@@ -174,7 +212,10 @@ export class AgentService {
     maxBytes = DEFAULT_MAX_REPLY_BYTES,
   ): Promise<{ agents: AgentView[]; total: number } & PageInfo<string>> {
     const now = nowMs();
-    const views = (await listAgents(this.store.db, filter.sessionId, 10_000)).map((r) => this.view(r, now));
+    const connected = await this.connectedSet(undefined, now);
+    const views = (await listAgents(this.store.db, filter.sessionId, 10_000)).map((r) =>
+      this.view(r, now, connected),
+    );
     const matching = filter.status === undefined ? views : views.filter((v) => v.status === filter.status);
     // Agent ids are ASCII, so JavaScript's order is SQLite's (the rows come sorted by agent_id).
     const after = filter.cursor;

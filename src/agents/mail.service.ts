@@ -104,27 +104,30 @@ export class MailService {
     }
     const now = nowMs();
     const metadata = toJsonText(input.metadata ?? null);
-    const rows = await this.store.write(async (trx) => {
-      const inserted = await insertMail(
-        trx,
-        recipients.map((to) => ({
-          from_agent: caller.agentId,
-          to_agent: to,
-          type: input.type,
-          content,
-          metadata,
-          reply_to: input.replyTo ?? null,
-          created_at: now,
-        })),
-      );
-      await auditService.record(trx, {
-        agentId: caller.agentId,
-        action: 'send_message',
-        resource: `mail:${inserted.map((r) => r.id).join(',')}`,
-        details: { to: input.to === 'ALL' ? 'ALL' : recipients, type: input.type },
-      });
-      return inserted;
-    });
+    const rows = await this.store.write(
+      async (trx) => {
+        const inserted = await insertMail(
+          trx,
+          recipients.map((to) => ({
+            from_agent: caller.agentId,
+            to_agent: to,
+            type: input.type,
+            content,
+            metadata,
+            reply_to: input.replyTo ?? null,
+            created_at: now,
+          })),
+        );
+        await auditService.record(trx, {
+          agentId: caller.agentId,
+          action: 'send_message',
+          resource: `mail:${inserted.map((r) => r.id).join(',')}`,
+          details: { to: input.to === 'ALL' ? 'ALL' : recipients, type: input.type },
+        });
+        return inserted;
+      },
+      { streams: recipients.map((to) => `inbox:${to}`) },
+    );
     return {
       message_ids: rows.map((r) => Number(r.id)),
       recipients,

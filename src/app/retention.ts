@@ -30,9 +30,13 @@ export async function runRetention(services: Services, now = Date.now()): Promis
 export function startRetention(services: Services): { stop(): void } {
   const seconds = services.config.retention.intervalSeconds;
   if (seconds === 0) return { stop() {} };
+  // Several nodes on one PostgreSQL: one of them runs it at a time; the others skip that round.
   const run = () => {
-    runRetention(services)
-      .then((purged) => services.logger.debug({ purged }, 'retention run'))
+    services.store
+      .exclusive('retention', () => runRetention(services))
+      .then((purged) =>
+        services.logger.debug({ purged: purged ?? 'another node is running it' }, 'retention run'),
+      )
       .catch((error: unknown) => services.logger.warn({ err: error }, 'retention run failed'));
   };
   const first = setTimeout(run, 5_000);

@@ -149,8 +149,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       await feed.close();
       waiter.close();
       subscriptions.close();
-      agents.stop();
       await agents.flush().catch(() => undefined);
+      await agents.stop().catch(() => undefined);
       await store.close();
     },
   };

@@ -19,6 +19,7 @@ const EnvSchema = z.object({
   HTTP_PORT: int(0, 65535).default(23456),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_POOL_SIZE: int(1, 1_000).default(10),
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   JWT_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -49,7 +50,10 @@ const EnvSchema = z.object({
   RETENTION_CHANGES_DAYS: int(0, 36_500).default(7),
 });
 
-export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+export type DatabaseTarget =
+  | { kind: 'sqlite'; file: string }
+  /** `poolSize`: connections this process keeps open (DATABASE_POOL_SIZE), plus one for LISTEN. */
+  | { kind: 'postgres'; url: string; poolSize: number };
 
 export interface Config {
   readonly host: string;
@@ -99,9 +103,10 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-function databaseTarget(url: string | undefined, dataDir: string): DatabaseTarget {
+function databaseTarget(url: string | undefined, dataDir: string, poolSize: number): DatabaseTarget {
   if (url === undefined) return { kind: 'sqlite', file: path.join(dataDir, 'shared-context.db') };
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://'))
+    return { kind: 'postgres', url, poolSize };
   if (url.startsWith('sqlite:')) {
     const file = url.replace(/^sqlite:(\/\/)?/, '');
     if (file.length === 0)
@@ -125,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HTTP_HOST,
     port: e.HTTP_PORT,
     dataDir,
-    database: databaseTarget(e.DATABASE_URL, dataDir),
+    database: databaseTarget(e.DATABASE_URL, dataDir, e.DATABASE_POOL_SIZE),
     apiKey: e.API_KEY,
     adminApiKey: e.ADMIN_API_KEY,
     jwtSecret: e.JWT_SECRET_KEY,

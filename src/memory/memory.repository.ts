@@ -25,8 +25,17 @@ export async function findAnyMemory(db: Db, at: MemoryAddress): Promise<MemoryRo
   return db.selectFrom('agent_memory').selectAll().where(atAddress(at)).executeTakeFirst();
 }
 
-export async function insertMemory(db: Db, row: Insertable<MemoryTable>): Promise<void> {
-  await db.insertInto('agent_memory').values(row).execute();
+/**
+ * Inserts the row unless one exists at its address; false when another writer inserted it first
+ * (on PostgreSQL that writer may be on another node: this waits for its commit, then gives way).
+ */
+export async function insertMemory(db: Db, row: Insertable<MemoryTable>): Promise<boolean> {
+  const result = await db
+    .insertInto('agent_memory')
+    .values(row)
+    .onConflict((oc) => oc.columns(['agent_id', 'scope_key', 'key']).doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
 /** Replaces the row only if it still has `expectedVersion`; returns false when someone got there first. */

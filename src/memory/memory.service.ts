@@ -150,7 +150,18 @@ export class MemoryService {
         if (!replaced)
           throw conflict(input.key, `Memory "${input.key}" changed while writing; read it and retry.`, null);
       } else {
-        await insertMemory(trx, { agent_id: at.agentId, scope_key: at.scopeKey, key: at.key, ...row });
+        const inserted = await insertMemory(trx, {
+          agent_id: at.agentId,
+          scope_key: at.scopeKey,
+          key: at.key,
+          ...row,
+        });
+        if (!inserted)
+          throw conflict(
+            input.key,
+            `Memory "${input.key}" was created while writing; read it and retry.`,
+            null,
+          );
       }
       await auditService.record(trx, {
         agentId: caller.agentId,

@@ -72,38 +72,45 @@ export class MessageService {
     }
     // Subscribers hear of the message from the change feed (src/realtime/feed-reader.ts), which
     // the change row recorded below wakes right after the group's COMMIT.
-    const written = await this.store.write(async (trx) => {
-      const session = await requireSession(trx, input.sessionId);
-      if (session.status === 'archived') {
-        throw new AppError('CONFLICT', `Session ${input.sessionId} is archived and takes no new messages.`, {
-          suggestions: ['update_session with status "active" to reopen it', 'create_session'],
+    const written = await this.store.write(
+      async (trx) => {
+        const session = await requireSession(trx, input.sessionId);
+        if (session.status === 'archived') {
+          throw new AppError(
+            'CONFLICT',
+            `Session ${input.sessionId} is archived and takes no new messages.`,
+            {
+              suggestions: ['update_session with status "active" to reopen it', 'create_session'],
+            },
+          );
+        }
+        if (input.parentMessageId !== undefined) {
+          const parent = await getVisibleMessage(trx, caller, input.sessionId, input.parentMessageId);
+          if (parent === undefined) throw messageNotFound(input.sessionId, input.parentMessageId);
+        }
+        const now = nowMs();
+        const id = await insertMessage(trx, {
+          session_id: input.sessionId,
+          sender: caller.agentId,
+          sender_type: caller.agentType,
+          content: input.content,
+          visibility: input.visibility,
+          message_type: input.messageType,
+          metadata,
+          parent_message_id: input.parentMessageId ?? null,
+          created_at: now,
         });
-      }
-      if (input.parentMessageId !== undefined) {
-        const parent = await getVisibleMessage(trx, caller, input.sessionId, input.parentMessageId);
-        if (parent === undefined) throw messageNotFound(input.sessionId, input.parentMessageId);
-      }
-      const now = nowMs();
-      const id = await insertMessage(trx, {
-        session_id: input.sessionId,
-        sender: caller.agentId,
-        sender_type: caller.agentType,
-        content: input.content,
-        visibility: input.visibility,
-        message_type: input.messageType,
-        metadata,
-        parent_message_id: input.parentMessageId ?? null,
-        created_at: now,
-      });
-      await auditService.record(trx, {
-        agentId: caller.agentId,
-        action: 'add_message',
-        sessionId: input.sessionId,
-        resource: `message:${id}`,
-        details: { visibility: input.visibility, message_type: input.messageType },
-      });
-      return { id, now };
-    });
+        await auditService.record(trx, {
+          agentId: caller.agentId,
+          action: 'add_message',
+          sessionId: input.sessionId,
+          resource: `message:${id}`,
+          details: { visibility: input.visibility, message_type: input.messageType },
+        });
+        return { id, now };
+      },
+      { streams: [`session:${input.sessionId}`] },
+    );
     return { message_id: written.id, timestamp: toIso(written.now) };
   }
 

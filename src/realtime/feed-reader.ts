@@ -113,8 +113,7 @@ export class FeedReader implements FeedEvents {
    */
   async history(after: number, upTo: number): Promise<AsyncIterable<DomainEvent[]> | undefined> {
     if (after >= upTo) return (async function* () {})();
-    const oldest = await this.feed.oldest();
-    if (oldest === 0 || after + 1 < oldest) return undefined;
+    if (!(await this.feed.keeps(after))) return undefined;
     const read = async function* (this: FeedReader): AsyncIterable<DomainEvent[]> {
       let cursor = after;
       while (cursor < upTo) {

@@ -4,6 +4,8 @@ import { type Viewer, canSee } from '../messages/visibility.js';
 
 interface Waiter {
   viewer: Viewer;
+  /** Only a message above this id wakes it (the feed may still be delivering older ones). */
+  afterId: number;
   wake(): void;
 }
 
@@ -25,7 +27,9 @@ export class MessageWaiter {
         if (event.type !== 'message.created') return;
         const waiting = this.waiters.get(event.message.session_id);
         if (!waiting) return;
-        for (const waiter of waiting) if (canSee(waiter.viewer, event.message)) waiter.wake();
+        for (const waiter of waiting) {
+          if (event.message.id > waiter.afterId && canSee(waiter.viewer, event.message)) waiter.wake();
+        }
       },
       (change) => change.kind === 'message' && this.waiters.has(change.session_id ?? ''),
     );
@@ -44,7 +48,7 @@ export class MessageWaiter {
   ): Promise<MessagePage & { timed_out: boolean }> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    const waiter: Waiter = { viewer, wake };
+    const waiter: Waiter = { viewer, afterId: input.afterId, wake };
     let set = this.waiters.get(input.sessionId);
     if (!set) this.waiters.set(input.sessionId, (set = new Set()));
     set.add(waiter);

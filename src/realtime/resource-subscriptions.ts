@@ -21,6 +21,8 @@ interface Subscription {
 export interface FeedHistory {
   /** Every event up to this cursor has been handed to listeners. */
   readonly position: number;
+  /** Resolves when every change committed before the call has been handed to listeners. */
+  caughtUp(): Promise<void>;
   /** The events with a cursor in (after, upTo], in pages, oldest first; undefined when (after, …] was purged. */
   history(after: number, upTo: number): Promise<AsyncIterable<DomainEvent[]> | undefined>;
 }
@@ -40,7 +42,7 @@ export function parseEventPosition(value: string | undefined): EventPosition | u
   return m ? { cursor: Number(m[1]), index: Number(m[2] ?? 0) } : undefined;
 }
 
-/** Replay over more changes than this notifies every subscribed URI once instead of reading them. */
+/** Replay over more events than this notifies every subscribed URI once instead of going on. */
 export const MAX_REPLAY_CHANGES = 10_000;
 
 /** What a resource URI watches: the session's blackboard, or an agent's memory or inbox. */
@@ -133,18 +135,21 @@ export class ResourceSubscriptions {
     owner: string,
     from: EventPosition,
   ): Promise<{ head: number; missed: { uri: string; eventId: string }[] }> {
+    // Changes committed before the reconnect may still be on their way to this process (another
+    // node wrote them): hand them out first, so they are replayed here rather than notified twice.
+    await this.history.caughtUp();
     const head = this.history.position;
     const latest = new Map<string, EventPosition>();
-    const pages =
-      head - from.cursor > MAX_REPLAY_CHANGES ? undefined : await this.history.history(from.cursor - 1, head);
-    if (pages === undefined) {
-      // Too far back (or purged): everything this connection watches may have changed.
-      let index = 0;
-      for (const owners of this.byKey.values()) {
-        for (const sub of owners.get(owner) ?? []) latest.set(sub.uri, { cursor: head, index: index++ });
-      }
-    } else {
+    const pages = await this.history.history(from.cursor - 1, head);
+    let read = 0;
+    let tooMany = false;
+    if (pages !== undefined) {
       for await (const events of pages) {
+        read += events.length;
+        if (read > MAX_REPLAY_CHANGES) {
+          tooMany = true;
+          break;
+        }
         for (const event of events) {
           const route = routeOf(event);
           const subs = route && this.byKey.get(route.key)?.get(owner);
@@ -154,6 +159,13 @@ export class ResourceSubscriptions {
             if (after(at, from) && route.allowed(sub.principal)) latest.set(sub.uri, at);
           });
         }
+      }
+    }
+    if (pages === undefined || tooMany) {
+      // Too far back (or purged): everything this connection watches may have changed.
+      let index = 0;
+      for (const owners of this.byKey.values()) {
+        for (const sub of owners.get(owner) ?? []) latest.set(sub.uri, { cursor: head, index: index++ });
       }
     }
     const missed = [...latest]

@@ -45,8 +45,8 @@ export interface ChangeRow {
 export interface ChangeFeed {
   /** The cursor of the newest committed change (0 when there is none). */
   head(): Promise<number>;
-  /** The cursor of the oldest change still kept (retention purges old ones); 0 when there is none. */
-  oldest(): Promise<number>;
+  /** Whether every committed change after `after` is still kept (retention purged none of them). */
+  keeps(after: number): Promise<boolean>;
   /** Retention: deletes changes recorded before `cutoff` (ms), never the newest; returns how many. */
   purgeBefore(cutoff: number): Promise<number>;
   /** Up to `limit` committed changes with a cursor above `after`, in cursor order. */
@@ -99,6 +99,7 @@ export async function headCursor(db: Db): Promise<number> {
   return Number(row?.head ?? 0);
 }
 
+/** The cursor of the oldest change kept; 0 when there is none. */
 export async function oldestCursor(db: Db): Promise<number> {
   const row = await db
     .selectFrom('changes')

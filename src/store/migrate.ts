@@ -3,8 +3,14 @@ import { migrationProvider } from './migrations/index.js';
 import type { Db, Dialect } from './store.js';
 
 /** Runs every pending migration; throws with the failing migration's name. */
-export async function migrateToLatest(db: Db, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+export async function migrateToLatest(db: Db, dialect: Dialect, schema?: string): Promise<string[]> {
+  // PostgreSQL: the migration tables live in the store's own schema (Kysely would otherwise find
+  // another schema's tables of the same name and take them for its own).
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error !== undefined) {

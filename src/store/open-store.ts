@@ -10,5 +10,7 @@ export interface StoreOptions {
 /** Opens the configured database and brings its schema up to date. */
 export async function openStore(target: DatabaseTarget, options: StoreOptions = {}): Promise<Store> {
   if (target.kind === 'sqlite') return openSqliteStore(target.file, options);
-  throw new Error('DATABASE_URL: PostgreSQL support is not built yet; use the SQLite default.');
+  // Loaded only when asked for: the embedded default never loads `pg`.
+  const { openPostgresStore } = await import('./postgres/pg.store.js');
+  return openPostgresStore(target.url, target.poolSize, options);
 }

@@ -82,6 +82,14 @@ export interface AgentTable {
   last_activity: number;
 }
 
+/** An agent's open WebSockets on one server process (presence shared by every node). */
+export interface AgentConnectionTable {
+  node_id: string;
+  agent_id: string;
+  since: number;
+  seen_at: number;
+}
+
 export interface MailTable {
   id: Generated<number>;
   from_agent: string;
@@ -113,6 +121,7 @@ export interface Database {
   agent_keys: AgentKeyTable;
   audit_log: AuditTable;
   agents: AgentTable;
+  agent_connections: AgentConnectionTable;
   mail: MailTable;
   changes: ChangeTable;
 }

@@ -16,7 +16,17 @@ export type Db = Kysely<Database>;
 export interface Storage {
   readonly db: Db;
   /** Runs `work` as one atomic write; resolves after it is committed (durable), rejects if rolled back. */
-  write<T>(work: (trx: Db) => Promise<T>): Promise<T>;
+  write<T>(work: (trx: Db) => Promise<T>, options?: WriteOptions): Promise<T>;
+}
+
+export interface WriteOptions {
+  /**
+   * The streams whose client-visible ids the write allocates (`session:<id>` for a message,
+   * `inbox:<agent>` for mail). Writers to one stream commit in id order, so a reader paging by id
+   * never skips one that commits late. SQLite serializes every writer anyway; PostgreSQL locks the
+   * streams before the write's first row.
+   */
+  streams?: readonly string[];
 }
 
 /**
@@ -28,6 +38,12 @@ export interface Store extends Storage {
   readonly searchIndex: SearchIndex;
   /** Every committed change, in commit order, with wake-ups (docs/change-feed.md). */
   readonly changeFeed: ChangeFeed;
+  /**
+   * Runs a periodic job (retention) unless another process sharing the database is running it:
+   * resolves to undefined then. SQLite: one file, writers serialized — it just runs; PostgreSQL:
+   * a session advisory lock named after the job, held while it runs.
+   */
+  exclusive<T>(job: string, work: () => Promise<T>): Promise<T | undefined>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   /** Writes what is pending (e.g. the search index) and closes the connection. */

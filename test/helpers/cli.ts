@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { testDatabaseUrl } from './database.js';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
@@ -14,7 +15,16 @@ export interface CliResult {
 }
 
 /** Runs the real CLI (through tsx) with exactly `env` (plus PATH) and collects its exit code and output. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+export async function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  // On PostgreSQL the CLI works on the same schema as the test server of that data directory.
+  const databaseUrl =
+    env.DATA_DIR !== undefined && env.DATABASE_URL === undefined
+      ? await testDatabaseUrl(env.DATA_DIR)
+      : undefined;
+  return runCliWith(args, databaseUrl === undefined ? env : { ...env, DATABASE_URL: databaseUrl });
+}
+
+function runCliWith(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], {
       cwd: ROOT,
@@ -95,6 +105,7 @@ export async function connectStdio(
   env: Record<string, string> = {},
 ): Promise<{ client: Client; stderr: () => string }> {
   let stderr = '';
+  const databaseUrl = await testDatabaseUrl(dataDir);
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ['--import', 'tsx', 'src/cli/main.ts', 'stdio'],
@@ -104,6 +115,7 @@ export async function connectStdio(
       DATA_DIR: dataDir,
       SCS_AGENT_ID: agentId,
       LOG_LEVEL: 'silent',
+      ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
       ...env,
     },
     stderr: 'pipe',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startApp, type RunningApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
+import { dropTestDatabase, testDatabaseUrl } from './database.js';
 
 export interface TestServer {
   readonly app: RunningApp;
@@ -22,7 +23,9 @@ export async function startTestServer(
   dataDir?: string,
 ): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'scs-test-'));
+  const databaseUrl = env.DATABASE_URL === undefined ? await testDatabaseUrl(dir) : undefined;
   const config = loadConfig({
+    ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }),
     HTTP_PORT: '0',
     DATA_DIR: dir,
     LOG_LEVEL: 'silent',
@@ -46,6 +49,7 @@ export async function startTestServer(
     stop,
     async cleanup() {
       await stop();
+      await dropTestDatabase(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -93,6 +93,13 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema.createIndex('audit_agent').on('audit_log').columns(['agent_id', 'id']).execute();
   await db.schema.createIndex('audit_time').on('audit_log').column('created_at').execute();
 
+  if (dialect === 'postgres') {
+    // The search index: pg_trgm GIN indexes (typo-tolerant word similarity, and ILIKE for exact
+    // substrings), kept by PostgreSQL in the writing transaction. The extension is created before
+    // the migrations run (src/store/postgres/pg.store.ts).
+    await sql`CREATE INDEX messages_content_trgm ON messages USING gin (content gin_trgm_ops)`.execute(db);
+    await sql`CREATE INDEX messages_metadata_trgm ON messages USING gin (metadata gin_trgm_ops)`.execute(db);
+  }
   if (dialect === 'sqlite') {
     // The search index: a contentless trigram FTS5 table keyed by message id, fed in batches
     // (see sqlite-search-index.ts) so that writes do not pay one index segment per message.

@@ -46,8 +46,10 @@ export class SqliteChangeFeed implements ChangeFeed {
     return headCursor(this.db);
   }
 
-  oldest(): Promise<number> {
-    return oldestCursor(this.db);
+  /** Cursors are dense here (one per change): the oldest kept one must follow `after` at once. */
+  async keeps(after: number): Promise<boolean> {
+    const oldest = await oldestCursor(this.db);
+    return oldest !== 0 && after + 1 >= oldest;
   }
 
   purgeBefore(cutoff: number): Promise<number> {

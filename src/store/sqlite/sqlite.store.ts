@@ -51,6 +51,7 @@ export async function openSqliteStore(file: string, options: StoreOptions = {}):
     searchIndex,
     changeFeed,
     write: (work) => writes.run(work),
+    exclusive: (_job, work) => work(),
     async ping() {
       await sql`select 1`.execute(db);
     },

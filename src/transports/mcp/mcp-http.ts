@@ -312,7 +312,7 @@ export class McpHttpEndpoint {
     const owner = randomUUID();
     const stream = new SessionStream(buffer, {
       position: () => services.feed.position,
-      replay: async (from) => (await services.subscriptions.replay(owner, from)).missed,
+      replay: (from) => services.subscriptions.replay(owner, from),
     });
     const params = (body as { params?: { protocolVersion?: unknown } }).params;
     if (typeof params?.protocolVersion === 'string') stream.protocolVersion = params.protocolVersion;

@@ -15,7 +15,7 @@ export interface StreamHistory {
   /** The feed's position now: a stream that starts here missed nothing before it. */
   position(): number;
   /** One notification per URI the session's subscriptions saw change after `from`, oldest first. */
-  replay(from: EventPosition): Promise<{ uri: string; eventId: string }[]>;
+  replay(from: EventPosition): Promise<{ head: number; missed: { uri: string; eventId: string }[] }>;
 }
 
 /**
@@ -33,7 +33,7 @@ export class SessionStream {
   private res: ServerResponse | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   /** Live frames that arrive while a resumed stream's replay is read. */
-  private held: string[] | undefined;
+  private held: Array<{ frame: string; cursor: number }> | undefined;
 
   /** Set once the session's id is known (after initialize). */
   sessionId = '';
@@ -93,7 +93,9 @@ export class SessionStream {
     const frame = `id: ${eventId}\nevent: message\ndata: ${JSON.stringify(notification)}\n\n`;
     if (this.held === undefined) {
       this.res.write(frame);
-    } else if (this.held.push(frame) > MAX_HELD) {
+    } else if (
+      this.held.push({ frame, cursor: parseEventPosition(eventId)?.cursor ?? Infinity }) > MAX_HELD
+    ) {
       this.close();
     }
   }
@@ -108,16 +110,17 @@ export class SessionStream {
 
   /** Writes what the client missed after `from`, then what arrived meanwhile. */
   private resume(res: ServerResponse, from: EventPosition): void {
-    const held: string[] = [];
+    const held: Array<{ frame: string; cursor: number }> = [];
     this.held = held;
     this.history
       .replay(from)
-      .then((missed) => {
+      .then(({ head, missed }) => {
         if (this.res !== res) return;
         for (const { uri, eventId } of missed) {
           res.write(`id: ${eventId}\nevent: message\ndata: ${JSON.stringify(resourceUpdated(uri))}\n\n`);
         }
-        for (const frame of held) res.write(frame);
+        // What arrived live up to the replay's head is in the replay already.
+        for (const { frame, cursor } of held) if (cursor > head) res.write(frame);
         this.held = undefined;
       })
       .catch(() => {
