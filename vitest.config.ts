@@ -19,6 +19,7 @@ const POSTGRES_FILES = [
   'test/messages.test.ts',
   'test/metrics.test.ts',
   'test/multi-node.test.ts',
+  'test/node-failover.test.ts',
   'test/ops.test.ts',
   'test/rate-limit.test.ts',
   'test/reply-budget.test.ts',
@@ -35,7 +36,7 @@ const POSTGRES_FILES = [
   'test/ws-hardening.test.ts',
 ];
 /** Needs several nodes on one database: PostgreSQL only. */
-const POSTGRES_ONLY = ['test/multi-node.test.ts'];
+const POSTGRES_ONLY = ['test/multi-node.test.ts', 'test/node-failover.test.ts'];
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 

@@ -16,26 +16,26 @@
  * the same rounds, and a "× ref" column: this tree against it, as the median of same-round ratios).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { type Child, spawnChild } from './child.js';
+import {
+  type PathResult,
+  addMessageRequests,
+  content,
+  fail,
+  measure,
+  startServer,
+  LOAD_COLUMNS,
+} from './add-message-load.js';
+import { spawnChild } from './child.js';
 import {
   PROTOCOL_VERSION,
-  type ServerInfo,
   environment,
   envNumber,
   initializeRequest,
   table,
   writeResults,
 } from './common.js';
-import { type CpuUsage, backgroundLoad, cpuBetween, sampleCpu, waitForQuiet } from './cpu.js';
-import {
-  type LoadOptions,
-  type LoadResult,
-  keepAliveAgent,
-  post,
-  round,
-  rpcMessages,
-  runLoad,
-} from './load.js';
+import { backgroundLoad, waitForQuiet } from './cpu.js';
+import { keepAliveAgent, post, round, rpcMessages } from './load.js';
 
 const CLIENTS = envNumber('BENCH_CLIENTS', 100);
 const WARMUP_MS = envNumber('BENCH_WARMUP_MS', 2_000);
@@ -46,35 +46,7 @@ const QUIET_PCT = envNumber('BENCH_QUIET_PCT', 0);
 const PATHS = (process.env.BENCH_PATHS ?? 'bare,bare-full,tool-http,mcp').split(',').map((p) => p.trim());
 const GOALS: Record<string, number> = { 'tool-http': 0.6, mcp: 0.35 };
 
-/** A realistic blackboard message (~230 characters), a little different per client and request. */
-const content = (client: number, n: number): string =>
-  `[client ${client} #${n}] Finding: the connection pool in the authentication service is exhausted under load; ` +
-  'retries pile up behind the database migration lock. Proposal: cap retries at 3 with jittered backoff.';
-
 const loadOptions = { clients: CLIENTS, warmupMs: WARMUP_MS, durationMs: DURATION_MS };
-
-type PathResult = LoadResult & { cpu?: CpuUsage };
-
-/** runLoad, plus the server child's CPU over the measured window. */
-async function measure<S>(
-  child: Child<unknown>,
-  options: Omit<LoadOptions<S>, 'clients' | 'warmupMs' | 'durationMs'>,
-): Promise<PathResult> {
-  let start: ReturnType<typeof sampleCpu>;
-  let end: ReturnType<typeof sampleCpu>;
-  const result = await runLoad({
-    ...loadOptions,
-    ...options,
-    onWindowStart: () => (start = sampleCpu(child.process.pid)),
-    onWindowEnd: () => (end = sampleCpu(child.process.pid)),
-  });
-  const cpu = cpuBetween(start, end, result.requests);
-  return cpu === undefined ? result : { ...result, cpu };
-}
-
-function fail(what: string, status: number, body: string): never {
-  throw new Error(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
-}
 
 async function benchBare(mode: 'insert' | 'full'): Promise<PathResult> {
   const child = await spawnChild<{ url: string; sessionId: string }>('./bare-baseline.ts', {
@@ -82,20 +54,10 @@ async function benchBare(mode: 'insert' | 'full'): Promise<PathResult> {
   });
   try {
     const agent = keepAliveAgent(CLIENTS);
-    const url = `${child.info.url}/add_message`;
-    const counters = new Array<number>(CLIENTS).fill(0);
-    const result = await measure(child, {
-      setup: async () => undefined,
-      async request(_state, i) {
-        const n = (counters[i] = (counters[i] ?? 0) + 1);
-        const res = await post(
-          agent,
-          url,
-          JSON.stringify({ session_id: child.info.sessionId, content: content(i, n) }),
-        );
-        if (res.status !== 200) fail('bare add_message', res.status, res.body);
-        return true;
-      },
+    const target = { url: `${child.info.url}/add_message`, sessionId: child.info.sessionId };
+    const result = await measure([child], {
+      ...loadOptions,
+      ...addMessageRequests(agent, CLIENTS, [target], 'bare add_message'),
     });
     agent.destroy();
     return result;
@@ -104,55 +66,19 @@ async function benchBare(mode: 'insert' | 'full'): Promise<PathResult> {
   }
 }
 
-/** A server child and a fresh session on it. */
 /** The server script of this tree, or of BENCH_COMPARE_TREE for the @ref paths. */
 const OWN_SERVER = './serve-for-bench.ts';
 const COMPARE_TREE = process.env.BENCH_COMPARE_TREE;
 const REF_SERVER = COMPARE_TREE === undefined ? undefined : `${COMPARE_TREE}/bench/serve-for-bench.ts`;
 
-async function startServer(script: string): Promise<{
-  child: Child<ServerInfo>;
-  sessionId: string;
-  auth: Record<string, string>;
-}> {
-  const child = await spawnChild<ServerInfo>(script);
-  const auth = { authorization: `Bearer ${child.info.token}` };
-  const agent = keepAliveAgent(1);
-  const res = await post(
-    agent,
-    `${child.info.url}/mcp/tool/create_session`,
-    JSON.stringify({ purpose: 'add_message benchmark' }),
-    auth,
-  );
-  agent.destroy();
-  const body = JSON.parse(res.body) as { success?: boolean; session_id?: string };
-  if (res.status !== 200 || body.success !== true || body.session_id === undefined) {
-    await child.stop();
-    fail('create_session', res.status, res.body);
-  }
-  return { child, sessionId: body.session_id, auth };
-}
-
 async function benchToolHttp(script = OWN_SERVER): Promise<PathResult> {
   const { child, sessionId, auth } = await startServer(script);
   try {
     const agent = keepAliveAgent(CLIENTS);
-    const url = `${child.info.url}/mcp/tool/add_message`;
-    const counters = new Array<number>(CLIENTS).fill(0);
-    const result = await measure(child, {
-      setup: async () => undefined,
-      async request(_state, i) {
-        const n = (counters[i] = (counters[i] ?? 0) + 1);
-        const res = await post(
-          agent,
-          url,
-          JSON.stringify({ session_id: sessionId, content: content(i, n) }),
-          auth,
-        );
-        if (res.status !== 200 || !res.body.startsWith('{"success":true'))
-          fail('tool add_message', res.status, res.body);
-        return true;
-      },
+    const target = { url: `${child.info.url}/mcp/tool/add_message`, sessionId, headers: auth };
+    const result = await measure([child], {
+      ...loadOptions,
+      ...addMessageRequests(agent, CLIENTS, [target], 'tool add_message'),
     });
     agent.destroy();
     return result;
@@ -196,7 +122,8 @@ async function benchMcp(script = OWN_SERVER): Promise<PathResult> {
   try {
     const agent = keepAliveAgent(CLIENTS);
     const url = `${child.info.url}/mcp`;
-    const result = await measure<McpClientState>(child, {
+    const result = await measure<McpClientState>([child], {
+      ...loadOptions,
       setup: (i) => openMcpSession(agent, url, auth, i),
       async request(state, i) {
         const id = state.nextId++;
@@ -345,22 +272,7 @@ async function main(): Promise<void> {
   console.log();
   console.log(
     table(
-      [
-        'path',
-        'req/s',
-        'p50 ms',
-        'p90 ms',
-        'p99 ms',
-        'max ms',
-        'errors',
-        'srv µs CPU/req',
-        'srv CPU %',
-        'gen CPU %',
-        'other CPU %',
-        '× bare',
-        '× ref',
-        'goal',
-      ],
+      [...LOAD_COLUMNS, 'srv µs CPU/req', 'srv CPU %', 'gen CPU %', 'other CPU %', '× bare', '× ref', 'goal'],
       Object.entries(runs).map(([name, r]) => [
         name,
         r.rps,

@@ -1,20 +1,18 @@
 /**
- * The bare baseline: a plain node:http server (no framework, no MCP, no auth) doing the same SQLite
- * insert as add_message into a `messages` table identical to ours, on better-sqlite3 with the same
- * pragmas. Runs as a benchmark child: prints { url, sessionId, mode, dataDir } on stdout.
- *
- * POST /add_message  {"session_id", "content", "visibility"?, "message_type"?, "metadata"?}
- *   → {"success": true, "message_id": n, "timestamp": iso}
+ * The bare baseline: a plain node:http server (bare-http.ts: no framework, no MCP, no auth) doing
+ * the same SQLite insert as add_message into a `messages` table identical to ours, on
+ * better-sqlite3 with the same pragmas. Runs as a benchmark child: prints { url, sessionId, mode,
+ * dataDir } on stdout.
  *
  * BARE_MODE=insert (default): just the insert. BARE_MODE=full: what MessageService.add does in SQL —
  * one transaction with the session lookup, the insert (RETURNING *) and the audit row — still
  * without any framework, to separate database cost from server overhead.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { type BareBody, type BareRow, rowValues, serveBare } from './bare-http.js';
 
 /** The tables add_message touches, as migration 0001 creates them on SQLite. */
 export const SCHEMA = `
@@ -36,14 +34,6 @@ CREATE INDEX "audit_session" on "audit_log" ("session_id", "id");
 CREATE INDEX "audit_agent" on "audit_log" ("agent_id", "id");
 CREATE INDEX "audit_time" on "audit_log" ("created_at");
 `;
-
-interface Body {
-  session_id?: unknown;
-  content?: unknown;
-  visibility?: unknown;
-  message_type?: unknown;
-  metadata?: unknown;
-}
 
 const mode = process.env.BARE_MODE === 'full' ? 'full' : 'insert';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'scs-bare-'));
@@ -73,15 +63,9 @@ const insertAudit = db.prepare(
    VALUES (?, ?, 'add_message', ?, ?, ?)`,
 );
 
-function insert(body: Body): { id: number; created_at: number } {
-  const sid = String(body.session_id);
-  const visibility = typeof body.visibility === 'string' ? body.visibility : 'public';
-  const messageType = typeof body.message_type === 'string' ? body.message_type : 'agent_response';
-  const metadata = JSON.stringify(body.metadata ?? null);
-  return insertMessage.get(sid, agentId, body.content, visibility, messageType, metadata, Date.now())!;
-}
+const insert = (body: BareBody): BareRow => insertMessage.get(...rowValues(body, agentId))!;
 
-const insertFull = db.transaction((body: Body) => {
+const insertFull = db.transaction((body: BareBody) => {
   const session = findSession.get(String(body.session_id));
   if (session === undefined || session.status === 'archived') throw new Error('no such session');
   const row = insert(body);
@@ -98,55 +82,7 @@ const insertFull = db.transaction((body: Body) => {
   return row;
 });
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
-  if (req.method !== 'POST' || req.url !== '/add_message') return send(res, 404, { success: false });
-  let body: Body;
-  try {
-    body = JSON.parse(raw.toString('utf8')) as Body;
-  } catch {
-    return send(res, 400, { success: false, error: 'invalid JSON' });
-  }
-  if (typeof body.session_id !== 'string' || typeof body.content !== 'string' || body.content.length === 0) {
-    return send(res, 400, { success: false, error: 'session_id and content are required' });
-  }
-  try {
-    const row = mode === 'full' ? insertFull(body) : insert(body);
-    send(res, 200, { success: true, message_id: row.id, timestamp: new Date(row.created_at).toISOString() });
-  } catch (error) {
-    send(res, 500, { success: false, error: error instanceof Error ? error.message : String(error) });
-  }
-}
-
-const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => handle(req, res, Buffer.concat(chunks)));
-});
-server.keepAliveTimeout = 65_000;
-
-function stop(): void {
-  server.close();
-  server.closeAllConnections();
+serveBare(mode === 'full' ? insertFull : insert, { sessionId, mode, dataDir }, async () => {
   db.close();
   rmSync(dataDir, { recursive: true, force: true });
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.stdin.on('end', stop);
-process.stdin.resume();
-
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}`, sessionId, mode, dataDir })}\n`);
 });

@@ -19,23 +19,24 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { Agent, type IncomingMessage, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from 'ws';
 import { type Child, spawnChild } from './child.js';
-import {
-  PROTOCOL_VERSION,
-  type ServerInfo,
-  environment,
-  envNumber,
-  initializeRequest,
-  table,
-  writeResults,
-} from './common.js';
+import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
 import { type CpuUsage, cpuBetween, sampleCpu } from './cpu.js';
-import { type HttpResult, keepAliveAgent, post, round, rpcMessages, summarize } from './load.js';
-
-type Transport = 'websocket' | 'mcp';
+import { keepAliveAgent, post, round, summarize } from './load.js';
+import {
+  CONNECT_CONCURRENCY,
+  type PoolSpec,
+  type Subscriber,
+  SubscriberPool,
+  type Transport,
+  fail,
+  inPool,
+  now,
+  paced,
+  sendIndexed,
+  waitForReceipts,
+} from './subscriber-pool.js';
 
 const list = (name: string, fallback: string): string[] =>
   (process.env[name] ?? fallback)
@@ -55,223 +56,6 @@ const GOAL_P99_MS = 100;
 /** Give up waiting for deliveries this long after the last send, or after this long without progress. */
 const DRAIN_MAX_MS = 20_000;
 const DRAIN_IDLE_MS = 3_000;
-const CONNECT_CONCURRENCY = 50;
-
-/** One clock for sends and receipts: wall-clock based, so forked workers can share it. */
-const now = (): number => performance.timeOrigin + performance.now();
-
-/** A realistic blackboard message (~250 characters) that names its index and send time. */
-const content = (k: number, sentAt: number): string =>
-  `fanout #${k} sent=${sentAt.toFixed(3)} Finding: the connection pool in the authentication service is ` +
-  'exhausted under load; retries pile up behind the database migration lock. Proposal: cap retries at 3.';
-const INDEX_IN_FRAME = /"content":"fanout #(\d+) /;
-
-function fail(what: string, res: HttpResult): never {
-  throw new Error(`${what}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function inPool<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
-interface Subscriber {
-  agentId: string;
-  token: string;
-}
-
-interface PoolSpec {
-  transport: Transport;
-  url: string;
-  sessionId: string;
-  subscribers: Subscriber[];
-  /** Messages the writer sends (warm-up included); receipts are indexed 0..total-1. */
-  total: number;
-}
-
-/**
- * N subscriber connections and their receipts: receipts[s * total + k] is when subscriber s got
- * message k (NaN until then).
- */
-class SubscriberPool {
-  readonly receipts: Float64Array;
-  received = 0;
-  duplicates = 0;
-  unexpected = 0;
-  firstError: string | undefined;
-  private closing = false;
-  private readonly closers: Array<() => void> = [];
-  private readonly counts: Int32Array;
-  private readonly rpcAgent = keepAliveAgent(CONNECT_CONCURRENCY);
-  private readonly streamAgent = new Agent({ keepAlive: false, maxSockets: Infinity });
-
-  constructor(private readonly spec: PoolSpec) {
-    this.receipts = new Float64Array(spec.subscribers.length * spec.total).fill(Number.NaN);
-    this.counts = new Int32Array(spec.subscribers.length);
-  }
-
-  async connect(): Promise<void> {
-    const { spec } = this;
-    await inPool(spec.subscribers, CONNECT_CONCURRENCY, (sub, s) =>
-      spec.transport === 'websocket' ? this.connectWs(sub, s) : this.connectMcp(sub, s),
-    );
-    this.rpcAgent.destroy();
-  }
-
-  private record(s: number, k: number, at: number): void {
-    if (k < 0 || k >= this.spec.total) {
-      this.unexpected++;
-      return;
-    }
-    const slot = s * this.spec.total + k;
-    if (!Number.isNaN(this.receipts[slot]!)) {
-      this.duplicates++;
-      return;
-    }
-    this.receipts[slot] = at;
-    this.received++;
-  }
-
-  private noteError(error: string): void {
-    this.firstError ??= error;
-  }
-
-  /** WebSocket: wait for "welcome", subscribe, wait for "subscribed"; then every session_message is a receipt. */
-  private connectWs(sub: Subscriber, s: number): Promise<void> {
-    const { spec } = this;
-    const ws = new WebSocket(`${spec.url.replace(/^http/, 'ws')}/ws/${encodeURIComponent(sub.agentId)}`, {
-      headers: { authorization: `Bearer ${sub.token}` },
-      perMessageDeflate: false,
-    });
-    this.closers.push(() => ws.terminate());
-    return new Promise<void>((resolve, reject) => {
-      let ready = false;
-      ws.on('message', (data: Buffer) => {
-        const at = now();
-        const text = data.toString();
-        if (ready) {
-          const match = INDEX_IN_FRAME.exec(text);
-          if (match && text.startsWith('{"type":"session_message"')) this.record(s, Number(match[1]), at);
-          else this.unexpected++;
-          return;
-        }
-        const frame = JSON.parse(text) as { type?: string; error?: string };
-        if (frame.type === 'welcome')
-          ws.send(JSON.stringify({ type: 'subscribe', session_id: spec.sessionId }));
-        else if (frame.type === 'subscribed') {
-          ready = true;
-          resolve();
-        } else if (frame.type === 'error') reject(new Error(`ws ${sub.agentId}: ${frame.error}`));
-      });
-      ws.once('error', (error) => {
-        if (!ready) reject(error);
-        else if (!this.closing) this.noteError(error.message);
-      });
-      ws.once('close', (code) => {
-        if (!ready) reject(new Error(`ws ${sub.agentId} closed (${code}) before subscribing`));
-        else if (!this.closing) this.noteError(`ws ${sub.agentId} closed by server (${code})`);
-      });
-    });
-  }
-
-  /** MCP: initialize, initialized, GET SSE stream, resources/subscribe; each resources/updated is a receipt. */
-  private async connectMcp(sub: Subscriber, s: number): Promise<void> {
-    const url = `${this.spec.url}/mcp`;
-    const base = {
-      authorization: `Bearer ${sub.token}`,
-      accept: 'application/json, text/event-stream',
-    };
-    const init = await post(this.rpcAgent, url, initializeRequest(sub.agentId), base);
-    const sessionHeader = init.headers['mcp-session-id'];
-    if (init.status !== 200 || typeof sessionHeader !== 'string') fail('initialize', init);
-    const headers = { ...base, 'mcp-session-id': sessionHeader, 'mcp-protocol-version': PROTOCOL_VERSION };
-    const ack = await post(
-      this.rpcAgent,
-      url,
-      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-      headers,
-    );
-    if (ack.status !== 202) fail('notifications/initialized', ack);
-    await this.openStream(url, headers, s);
-    const uri = `session://${this.spec.sessionId}`;
-    const res = await post(
-      this.rpcAgent,
-      url,
-      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri } }),
-      headers,
-    );
-    const reply = rpcMessages(res).find((m) => m.id === 1);
-    if (res.status !== 200 || reply?.result === undefined) fail('resources/subscribe', res);
-  }
-
-  /** The session's GET SSE stream; resolves once the response headers arrived (the stream is registered). */
-  private openStream(url: string, headers: Record<string, string>, s: number): Promise<void> {
-    const target = new URL(url);
-    if (target.hostname !== '127.0.0.1') throw new Error(`refusing to connect to ${target.hostname}`);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          agent: this.streamAgent,
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: 'GET',
-          headers: { ...headers, accept: 'text/event-stream' },
-        },
-        (res: IncomingMessage) => {
-          if (res.statusCode !== 200) {
-            reject(new Error(`GET /mcp: HTTP ${res.statusCode}`));
-            res.resume();
-            return;
-          }
-          res.setEncoding('utf8');
-          let pending = '';
-          res.on('data', (chunk: string) => {
-            const at = now();
-            pending += chunk;
-            let end: number;
-            while ((end = pending.indexOf('\n\n')) >= 0) {
-              const event = pending.slice(0, end);
-              pending = pending.slice(end + 2);
-              if (event.includes('"method":"notifications/resources/updated"'))
-                this.record(s, this.counts[s]!++, at);
-              else if (event.includes('data:')) this.unexpected++;
-            }
-          });
-          res.on('error', (error) => {
-            if (!this.closing) this.noteError(error.message);
-          });
-          resolve();
-        },
-      );
-      req.on('error', (error) => {
-        if (!this.closing) this.noteError(error.message);
-        reject(error);
-      });
-      this.closers.push(() => req.destroy());
-      req.end();
-    });
-  }
-
-  close(): void {
-    this.closing = true;
-    for (const close of this.closers) close();
-    this.closers.length = 0;
-    this.rpcAgent.destroy();
-    this.streamAgent.destroy();
-  }
-}
 
 /* ---------------------------------------------------------------- worker processes (optional) */
 
@@ -536,25 +320,14 @@ async function runOne(roundNo: number, label: string, n: number): Promise<RunRes
     const writeMs: number[] = [];
     let cpuStart: ReturnType<typeof sampleCpu>;
     let workerCpuStart = 0;
-    const t0 = performance.now();
-    for (let k = 0; k < total; k++) {
-      const wait = t0 + k * GAP_MS - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await paced(total, GAP_MS, async (k) => {
       if (k === WARMUP) {
         cpuStart = sampleCpu(pid);
         workerCpuStart = workers.reduce((sum, w) => sum + processCpuMs(w.pid), 0);
       }
-      const at = now();
-      sentAt[k] = at;
-      const res = await post(
-        writerAgent,
-        `${child.info.url}/mcp/tool/add_message`,
-        JSON.stringify({ session_id: sessionId, content: content(k, at) }),
-        auth,
-      );
-      if (res.status !== 200 || !res.body.startsWith('{"success":true')) fail('add_message', res);
+      const at = (sentAt[k] = await sendIndexed(writerAgent, child.info.url, auth, sessionId, k));
       if (k >= WARMUP) writeMs.push(now() - at);
-    }
+    });
 
     // Wait until every subscriber has every message, or delivery stalls.
     const expectedAll = n * total;
@@ -562,17 +335,7 @@ async function runOne(roundNo: number, label: string, n: number): Promise<RunRes
       local
         ? local.received
         : (await Promise.all(workers.map((w) => w.received()))).reduce((a, b) => a + b, 0);
-    const drainStart = performance.now();
-    let last = await received();
-    let lastProgress = performance.now();
-    while (last < expectedAll && performance.now() - drainStart < DRAIN_MAX_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const current = await received();
-      if (current > last) {
-        last = current;
-        lastProgress = performance.now();
-      } else if (performance.now() - lastProgress > DRAIN_IDLE_MS) break;
-    }
+    await waitForReceipts(received, expectedAll, DRAIN_MAX_MS, DRAIN_IDLE_MS);
     const cpuEnd = sampleCpu(pid);
     const workerCpuMs = workers.reduce((sum, w) => sum + processCpuMs(w.pid), 0) - workerCpuStart;
     const after = memoryMb(pid);

@@ -11,6 +11,7 @@ import {
   toolJson,
 } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
+import { TEST_DIALECT } from './helpers/database.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -290,8 +291,10 @@ describe('unread replies are bounded per client', () => {
 
     expect(await connections(server)).toBeLessThanOrEqual(baseline);
     expect(await metric(server.url, 'scs_errors_total{code="CLIENT_BUFFER_OVERFLOW"}')).toBeGreaterThan(0);
-    // Generous: the replies are built (and dropped) whatever the client does; what must not stay is the unread part.
-    expect(after - before).toBeLessThan(200);
+    // Generous: the replies are built (and dropped) whatever the client does; what must not stay is
+    // the unread part (+470 MB before the bound). On PostgreSQL the driver also holds each 30 MB
+    // result in its own buffers until the next GC, so the transient peak is higher.
+    expect(after - before).toBeLessThan(TEST_DIALECT === 'postgres' ? 320 : 200);
     expect(server.app.http.mcp.replayBufferBytes).toBeLessThanOrEqual(4 * 2 ** 20);
     // The session goes on, and so does everyone else.
     const page = toolJson(

@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery } from './helpers/database.js';
-import { callTool, connectMcp } from './helpers/mcp-client.js';
+import { adminQuery, testDeployment } from './helpers/database.js';
+import { callTool, connectMcp, openRawSession, postMcp } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
 import { TestSocket, type WsFrame, until } from './helpers/ws-client.js';
 
@@ -15,35 +11,20 @@ import { TestSocket, type WsFrame, until } from './helpers/ws-client.js';
  * as one server. Runs in the `postgres` project only (vitest.config.ts).
  */
 describe('two nodes on one PostgreSQL', () => {
-  const schema = `scs_t_${randomBytes(6).toString('hex')}`;
-  const dirs: string[] = [];
+  const deployment = testDeployment();
+  const { schema } = deployment;
   let node1: TestServer;
   let node2: TestServer;
 
-  const shared = {
-    API_KEY: randomBytes(24).toString('hex'),
-    ADMIN_API_KEY: randomBytes(24).toString('hex'),
-    JWT_SECRET_KEY: randomBytes(32).toString('hex'),
-  };
-
-  /** A node on the shared schema (its data directory names the schema, as test servers do). */
-  async function startNode(): Promise<TestServer> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'scs-node-'));
-    dirs.push(dir);
-    writeFileSync(path.join(dir, 'pg-schema'), schema);
-    return startTestServer(shared, dir);
-  }
-
   beforeAll(async () => {
-    await adminQuery(`CREATE SCHEMA ${schema}`);
-    node1 = await startNode();
-    node2 = await startNode();
+    await deployment.create();
+    node1 = await startTestServer(deployment.keys, deployment.nodeDir());
+    node2 = await startTestServer(deployment.keys, deployment.nodeDir());
   });
   afterAll(async () => {
     await node1?.stop();
     await node2?.stop();
-    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await deployment.drop();
   });
 
   const bearer = async (node: TestServer, agent: string) => ({
@@ -160,6 +141,16 @@ describe('two nodes on one PostgreSQL', () => {
       5_000,
     );
     expect((await callHttpTool(node2.url, 'list_sessions', {}, auth)).body.code).toBe('TOKEN_REVOKED');
+
+    // Revoking the whole agent on node 1 (the dashboard's revoke) ends its tokens on node 2 too.
+    const other = { authorization: `Bearer ${await tokenFor(node2, 'mn-leaver2')}` };
+    expect((await callHttpTool(node2.url, 'list_sessions', {}, other)).status).toBe(200);
+    await node1.app.services.auth.revokeAgent('mn-leaver2', 'root');
+    await until(
+      async () => (await callHttpTool(node2.url, 'list_sessions', {}, other)).body.code === 'TOKEN_REVOKED',
+      5_000,
+    );
+    expect((await callHttpTool(node2.url, 'list_sessions', {}, other)).body.code).toBe('TOKEN_REVOKED');
   });
 
   it('presence comes from the database: a WebSocket open on node 1 shows the agent connected on node 2', async () => {
@@ -236,5 +227,29 @@ describe('two nodes on one PostgreSQL', () => {
     await until(() => pushed().length >= 11, 5_000);
     expect(pushed()).toEqual([...ids, last]);
     await socket.close();
+  });
+
+  it('an MCP session opened on node 1 is served by node 2 for its own agent only, and ends everywhere with DELETE', async () => {
+    const owner = await bearer(node1, 'mn-owner');
+    const other = await bearer(node2, 'mn-other');
+    const session = await openRawSession(node1.url, owner);
+    const id = session['mcp-session-id']!;
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+    // Another agent's credentials on node 2: the session is not theirs to take.
+    expect((await postMcp(node2.url, { ...session, ...other }, list)).status).toBe(404);
+    // Its own agent's: node 2 takes it over and answers within the same session.
+    const served = await postMcp(node2.url, session, list);
+    expect(served.status).toBe(200);
+    expect((served.body.result?.tools as unknown[]).length).toBeGreaterThan(10);
+    // Ended by its client: no node serves it any more.
+    const ended = await fetch(`${node2.url}/mcp`, { method: 'DELETE', headers: session });
+    expect(ended.status).toBe(200);
+    await ended.text();
+    const stored = async () =>
+      (await adminQuery(`SELECT count(*)::int AS n FROM ${schema}.mcp_sessions WHERE session_id = $1`, [id]))
+        .rows[0] as { n: number };
+    await until(async () => (await stored()).n === 0, 5_000);
+    expect(await stored()).toEqual({ n: 0 });
+    expect((await postMcp(node2.url, session, list)).status).toBe(404);
   });
 });

@@ -342,3 +342,32 @@ describe('the default limits', () => {
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
   });
 });
+
+/** Behind a trusted proxy (TRUST_PROXY=1) the address is the one the proxy saw, from X-Forwarded-For. */
+describe('per-address limits behind a trusted proxy', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      TRUST_PROXY: '1',
+      RATE_LIMIT_ANONYMOUS_PER_SECOND: '0.2',
+      RATE_LIMIT_ANONYMOUS_BURST: '2',
+    });
+  });
+  afterAll(async () => server.cleanup());
+
+  it('charges failed authentications to the client the proxy names, not to the proxy, and ignores what the client wrote before it', async () => {
+    const wrong = { 'x-api-key': `scs_${randomBytes(24).toString('base64url')}`, 'x-agent-id': 'guesser' };
+    // The guesser forges an address in front: the proxy appends the one it saw (203.0.113.7).
+    const guesser = { ...wrong, 'x-forwarded-for': '198.51.100.1, 203.0.113.7' };
+    expect((await post(server, '/mcp/tool/list_sessions', guesser)).status).toBe(401);
+    expect((await post(server, '/mcp/tool/list_sessions', guesser)).status).toBe(401);
+    expectLimited(await post(server, '/mcp/tool/list_sessions', guesser), 'the guesser, third try');
+    // Another client behind the same proxy (same socket address) is not held back.
+    const honest = { 'x-api-key': server.apiKey, 'x-agent-id': 'honest', 'x-forwarded-for': '203.0.113.8' };
+    expect((await post(server, '/mcp/tool/list_sessions', honest)).status).toBe(200);
+    // Nor is one whose forged entry names the guesser: only the proxy's own entry counts.
+    const forged = { ...honest, 'x-forwarded-for': '203.0.113.7, 203.0.113.9' };
+    expect((await post(server, '/mcp/tool/list_sessions', forged)).status).toBe(200);
+  });
+});

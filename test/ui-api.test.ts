@@ -265,7 +265,7 @@ describe('dashboard API /ui/api', () => {
     expect(reopened.body).toMatchObject({ session: { status: 'active' } });
   });
 
-  it("revokes an agent's key, after which the key no longer authenticates", async () => {
+  it('revokes an agent: its key and every token it holds, whichever key minted it, end at once', async () => {
     const { cookie, csrf } = await login(server);
     const admin = { 'x-api-key': server.adminKey, 'x-agent-id': 'root' };
     const issued = await callHttpTool(
@@ -277,12 +277,25 @@ describe('dashboard API /ui/api', () => {
     const key = issued.body.api_key as string;
     const asCarol = { 'x-api-key': key, 'x-agent-id': 'carol' };
     expect((await callHttpTool(server.url, 'list_sessions', {}, asCarol)).status).toBe(200);
+    const viaKey = { authorization: `Bearer ${await tokenWith(server, key, 'carol')}` };
+    // dave has no key of his own: his token was minted with the shared key.
+    const viaShared = { authorization: `Bearer ${await tokenWith(server, server.apiKey, 'dave')}` };
+    expect((await callHttpTool(server.url, 'list_sessions', {}, viaShared)).status).toBe(200);
+
     const revoked = await call(server, 'POST', 'agents/carol/revoke', { cookie, csrf });
     expect(revoked.status).toBe(200);
-    expect(revoked.body).toMatchObject({ revoked: { agent_id: 'carol' } });
+    expect(revoked.body).toMatchObject({ revoked: { agent_id: 'carol' }, agent: { agent_id: 'carol' } });
     expect((await callHttpTool(server.url, 'list_sessions', {}, asCarol)).status).toBe(401);
-    const again = await call(server, 'POST', 'agents/carol/revoke', { cookie, csrf });
-    expect(again).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    expect((await callHttpTool(server.url, 'list_sessions', {}, viaKey)).body.code).toBe('TOKEN_REVOKED');
+
+    const daveRevoked = await call(server, 'POST', 'agents/dave/revoke', { cookie, csrf });
+    expect(daveRevoked.body).toMatchObject({ revoked: null, agent: { agent_id: 'dave' } });
+    expect((await callHttpTool(server.url, 'list_sessions', {}, viaShared)).body.code).toBe('TOKEN_REVOKED');
+    // A token minted after the revocation works: revoking ends what was issued, it bans no one.
+    const fresh = { authorization: `Bearer ${await tokenWith(server, server.apiKey, 'dave')}` };
+    expect((await callHttpTool(server.url, 'list_sessions', {}, fresh)).status).toBe(200);
+    const audit = await callHttpTool(server.url, 'get_audit_log', { limit: 50 }, admin);
+    expect((audit.body.entries as Array<{ action: string }>).map((e) => e.action)).toContain('revoke_agent');
   });
 
   it('pushes hello, then each new message, on /ui/live; refuses it without a login', async () => {
@@ -476,3 +489,13 @@ describe('dashboard login limits', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 });
+
+/** A token for `agentId` minted with `apiKey` (the shared key, or the agent's own key). */
+async function tokenWith(server: TestServer, apiKey: string, agentId: string): Promise<string> {
+  const { body } = await callHttpTool(server.url, 'authenticate_agent', {
+    agent_id: agentId,
+    api_key: apiKey,
+  });
+  if (typeof body.token !== 'string') throw new Error(`authenticate_agent failed: ${JSON.stringify(body)}`);
+  return body.token;
+}

@@ -12,6 +12,10 @@ export async function runRetention(services: Services, now = Date.now()): Promis
   const result: Record<string, number> = {
     memory: await services.memory.purgeExpired(now),
     revocations: await services.auth.purgeExpiredRevocations(now),
+    // MCP sessions no node used for their idle time (their node died, or they idled out there).
+    mcp_sessions: await services.mcpSessions.purgeIdle(
+      now - services.config.limits.mcpSessionIdleSeconds * 1000,
+    ),
   };
   if (retention.auditDays > 0)
     result.audit = await services.audit.purgeBefore(now - retention.auditDays * DAY_MS);

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { AgentService } from '../agents/agent.service.js';
 import { MailService } from '../agents/mail.service.js';
 import { AuditLog } from '../audit/audit.service.js';
+import { McpSessionService } from '../connections/mcp-session.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import { DashboardAuth } from '../auth/dashboard-auth.js';
 import { type Secrets, resolveSecrets } from '../auth/secrets.js';
@@ -48,6 +49,8 @@ export interface Services {
   readonly audit: AuditLog;
   readonly waiter: MessageWaiter;
   readonly subscriptions: ResourceSubscriptions;
+  /** 2025-era MCP sessions kept in the database, for another node to take over. */
+  readonly mcpSessions: McpSessionService;
   /** Stops background work and closes the store. */
   close(): Promise<void>;
 }
@@ -109,7 +112,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     (event) => {
       if (event.type === 'token.revoked') {
         if (event.jti !== undefined) auth.noteRevoked(event.jti);
-        else void syncKeys();
+        else {
+          // An ended key, or the whole agent revoked: both are re-read.
+          void syncKeys();
+          auth
+            .noteAgentRevoked(event.agentId)
+            .catch((error: unknown) => logger.warn({ err: error }, 'reading an agent revocation failed'));
+        }
       } else if (event.type === 'agent_key.changed') void syncKeys();
     },
     (change) => change.kind === 'revocation' || change.kind === 'agent_key',
@@ -144,6 +153,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     audit: new AuditLog(store, config.limits.maxReplyBytes),
     waiter,
     subscriptions,
+    mcpSessions: new McpSessionService(store),
     async close() {
       auth.agentKeys.stop();
       await feed.close();

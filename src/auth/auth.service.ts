@@ -7,7 +7,13 @@ import type { Storage } from '../store/store.js';
 import { AgentKeys } from './agent-key.service.js';
 import { DASHBOARD_SUBJECT } from './dashboard-token.js';
 import { type Credentials, type Permission, type Principal, makePrincipal } from './principal.js';
-import { insertRevocation, purgeExpiredRevocations } from './revocation.repository.js';
+import {
+  findAgentRevocation,
+  insertRevocation,
+  listAgentRevocations,
+  purgeExpiredRevocations,
+  upsertAgentRevocation,
+} from './revocation.repository.js';
 import { type Secrets, secretEquals } from './secrets.js';
 import { type TokenClaims, TokenCodec, type TokenOrigin } from './token.js';
 
@@ -62,6 +68,8 @@ export class AuthService {
   private readonly codec: TokenCodec;
   private readonly verified = new Map<string, TokenClaims>();
   private readonly revoked = new Set<string>();
+  /** Per agent: tokens issued before this time (ms) are revoked, whichever key minted them. */
+  private readonly agentCutoffs = new Map<string, number>();
   private readonly failures: TokenBucketRateLimiter;
 
   constructor(
@@ -82,7 +90,31 @@ export class AuthService {
       .where('expires_at', '>', Date.now())
       .execute();
     for (const row of rows) this.revoked.add(row.jti);
+    for (const row of await listAgentRevocations(this.store.db))
+      this.agentCutoffs.set(row.agent_id, row.revoked_before);
     await this.agentKeys.load();
+  }
+
+  /**
+   * Ends every token of an agent issued until now, whichever key minted it (the shared key, the
+   * admin key, its agent key), on every node: the change this records reaches each process's feed
+   * reader, which ends the agent's sockets and subscriptions and has auth re-read the cut-off.
+   */
+  async revokeAgent(agentId: string, by: string): Promise<{ agent_id: string; revoked_before: string }> {
+    const now = Date.now();
+    await this.store.write(async (trx) => {
+      await upsertAgentRevocation(trx, agentId, now, by);
+      await auditService.record(trx, { agentId: by, action: 'revoke_agent', details: { agent_id: agentId } });
+    });
+    this.agentCutoffs.set(agentId, Math.max(now, this.agentCutoffs.get(agentId) ?? 0));
+    return { agent_id: agentId, revoked_before: new Date(now).toISOString() };
+  }
+
+  /** Another process revoked an agent (the change feed says so): read its cut-off. */
+  async noteAgentRevoked(agentId: string): Promise<void> {
+    const cutoff = await findAgentRevocation(this.store.db, agentId);
+    if (cutoff !== undefined)
+      this.agentCutoffs.set(agentId, Math.max(cutoff, this.agentCutoffs.get(agentId) ?? 0));
   }
 
   /**
@@ -323,7 +355,8 @@ export class AuthService {
       if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
       this.verified.set(token, claims);
     }
-    if (this.revoked.has(claims.jti)) {
+    const cutoff = this.agentCutoffs.get(claims.agentId);
+    if (this.revoked.has(claims.jti) || (cutoff !== undefined && claims.issuedAtMs <= cutoff)) {
       throw new AppError(
         'TOKEN_REVOKED',
         'The token was revoked. Call authenticate_agent to get a new one.',
@@ -427,6 +460,7 @@ function claimsOf(p: Principal): TokenClaims | undefined {
     agentType: p.agentType,
     permissions: [...p.permissions],
     issuedAt: 0,
+    issuedAtMs: 0,
     expiresAt: p.expiresAt,
     via: p.via,
     keyId: p.keyId,

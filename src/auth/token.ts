@@ -16,6 +16,8 @@ export interface TokenClaims {
   agentType: string;
   permissions: Permission[];
   issuedAt: number;
+  /** When it was issued, in ms (iat is in seconds): a revocation of the agent ends tokens issued before it. */
+  issuedAtMs: number;
   expiresAt: number;
   /** Absent in tokens minted before agent keys existed (treated as shared unless they carry admin). */
   via?: TokenOrigin | undefined;
@@ -43,13 +45,15 @@ export class TokenCodec {
     permissions: Permission[],
     origin: { via: TokenOrigin; keyId?: string | undefined } = { via: 'shared' },
   ): Promise<{ token: string; claims: TokenClaims }> {
-    const issuedAt = Math.floor(Date.now() / 1000);
+    const issuedAtMs = Date.now();
+    const issuedAt = Math.floor(issuedAtMs / 1000);
     const claims: TokenClaims = {
       jti: randomUUID(),
       agentId,
       agentType,
       permissions,
       issuedAt,
+      issuedAtMs,
       expiresAt: issuedAt + this.ttlSeconds,
       via: origin.via,
       keyId: origin.keyId,
@@ -59,6 +63,7 @@ export class TokenCodec {
       agent_type: agentType,
       permissions,
       via: origin.via,
+      iat_ms: issuedAtMs,
     };
     if (origin.keyId !== undefined) payload.key_id = origin.keyId;
     const token = await new SignJWT(payload)
@@ -93,6 +98,8 @@ export class TokenCodec {
         agentType: payload.agent_type,
         permissions,
         issuedAt: payload.iat as number,
+        // Tokens from before iat_ms count as issued at the start of their second.
+        issuedAtMs: typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat as number) * 1000,
         expiresAt: payload.exp as number,
         via: (TOKEN_ORIGINS as readonly unknown[]).includes(payload.via)
           ? (payload.via as TokenOrigin)

@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   CORS_ORIGINS: csv.default([]),
   ALLOWED_HOSTS: csv.optional(),
+  TRUST_PROXY: int(0, 10).default(0),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(10),
   RATE_LIMIT_BURST: int(1, 1_000_000).default(50),
   RATE_LIMIT_ANONYMOUS_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(5),
@@ -68,6 +69,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** Host names allowed in `Host`/`Origin`; undefined means "derive from the bind address". */
   readonly allowedHosts: readonly string[] | undefined;
+  /** Proxies in front of the server whose X-Forwarded-For is believed (0: none, the socket's address). */
+  readonly trustProxy: number;
   /** Per agent, on every surface. */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** Per client address, for traffic without a valid identity: failed auth, anonymous initialize, new agent ids. */
@@ -137,7 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenExpirySeconds: e.JWT_TOKEN_EXPIRY,
     adminPassword: e.ADMIN_PASSWORD,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
-    allowedHosts: e.ALLOWED_HOSTS ? Object.freeze(e.ALLOWED_HOSTS) : undefined,
+    // An empty ALLOWED_HOSTS= means unset (the default list), not "refuse every host".
+    allowedHosts: e.ALLOWED_HOSTS && e.ALLOWED_HOSTS.length > 0 ? Object.freeze(e.ALLOWED_HOSTS) : undefined,
+    trustProxy: e.TRUST_PROXY,
     rateLimit: Object.freeze({ perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST }),
     anonymousRateLimit: Object.freeze({
       perSecond: e.RATE_LIMIT_ANONYMOUS_PER_SECOND,

@@ -229,7 +229,8 @@ export class FeedReader implements FeedEvents {
       case 'presence':
         return { cursor, type: 'agent.presence', agentId, sessionId: row.session_id, status: row.ref ?? '' };
       case 'revocation':
-        return { cursor, type: 'token.revoked', jti: row.ref ?? '', agentId };
+        // No token id: the whole agent was revoked (every token issued before the cut-off).
+        return { cursor, type: 'token.revoked', jti: row.ref ?? undefined, agentId };
       case 'agent_key':
         // An ended key (or, under REQUIRE_AGENT_KEYS, a first one) ends the agent's connections.
         return row.ref === 'ended' || this.options.issuedKeyEndsConnections

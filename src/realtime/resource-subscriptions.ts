@@ -121,6 +121,13 @@ export class ResourceSubscriptions {
     this.dropWhere((o, sub) => o === owner && sub.uri === uri);
   }
 
+  /** The URIs a connection is subscribed to. */
+  urisOf(owner: string): string[] {
+    const uris: string[] = [];
+    for (const owners of this.byKey.values()) for (const sub of owners.get(owner) ?? []) uris.push(sub.uri);
+    return uris;
+  }
+
   /** Drops every subscription of a closed connection. */
   dropOwner(owner: string): void {
     this.dropWhere((o) => o === owner);

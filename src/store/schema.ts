@@ -90,6 +90,26 @@ export interface AgentConnectionTable {
   seen_at: number;
 }
 
+/** A 2025-era MCP session's state, for another node to take it over. */
+export interface McpSessionTable {
+  session_id: string;
+  /** The agent it is bound to (null until a request authenticates on it). */
+  agent_id: string | null;
+  /** The initialize request's params, as JSON. */
+  initialize: string;
+  /** The resource URIs it subscribed to, as a JSON array. */
+  subscriptions: string;
+  created_at: number;
+  seen_at: number;
+}
+
+/** Every token of the agent issued before `revoked_before` (ms) is revoked. */
+export interface AgentRevocationTable {
+  agent_id: string;
+  revoked_before: number;
+  revoked_by: string;
+}
+
 export interface MailTable {
   id: Generated<number>;
   from_agent: string;
@@ -122,6 +142,8 @@ export interface Database {
   audit_log: AuditTable;
   agents: AgentTable;
   agent_connections: AgentConnectionTable;
+  mcp_sessions: McpSessionTable;
+  agent_revocations: AgentRevocationTable;
   mail: MailTable;
   changes: ChangeTable;
 }
@@ -134,3 +156,4 @@ export type AuditRow = Selectable<AuditTable>;
 export type AgentKeyRow = Selectable<AgentKeyTable>;
 export type AgentRow = Selectable<AgentTable>;
 export type MailRow = Selectable<MailTable>;
+export type McpSessionRow = Selectable<McpSessionTable>;

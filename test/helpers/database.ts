@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
@@ -103,4 +104,33 @@ export async function queryDatabase<T = Record<string, unknown>>(
   } finally {
     await db.close();
   }
+}
+
+/**
+ * A deployment of several nodes for the multi-node tests: one schema, the keys every node must
+ * share, and a data directory per node that names the schema (as test servers' do).
+ */
+export function testDeployment() {
+  const schema = `scs_t_${randomBytes(6).toString('hex')}`;
+  const dirs: string[] = [];
+  return {
+    schema,
+    keys: {
+      API_KEY: randomBytes(24).toString('hex'),
+      ADMIN_API_KEY: randomBytes(24).toString('hex'),
+      JWT_SECRET_KEY: randomBytes(32).toString('hex'),
+    },
+    create: () => adminQuery(`CREATE SCHEMA ${schema}`),
+    /** A new node's data directory on the deployment's schema. */
+    nodeDir(): string {
+      const dir = mkdtempSync(path.join(tmpdir(), 'scs-node-'));
+      writeFileSync(path.join(dir, SCHEMA_FILE), schema);
+      dirs.push(dir);
+      return dir;
+    },
+    async drop(): Promise<void> {
+      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -99,7 +99,7 @@ describe('the dashboard acts on sessions, agents and memory', () => {
     await screenshot(page, 'agents-actions');
   });
 
-  it("revokes an agent's key after a confirm step, so the key no longer authenticates", async () => {
+  it("revokes an agent's access after a confirm step: its key and its tokens end", async () => {
     const admin = { authorization: `Bearer ${await tokenFor(server, 'root', { admin: true })}` };
     const issued = await callHttpTool(
       server.url,
@@ -124,14 +124,21 @@ describe('the dashboard acts on sessions, agents and memory', () => {
     );
     await page.goto(`${server.url}/ui/#/agents`);
     const row = page.locator('tr', { hasText: 'keyed-agent' });
-    await row.getByRole('button', { name: 'Revoke key' }).click();
+    await row.getByRole('button', { name: 'Revoke access' }).click();
     await row.getByRole('button', { name: 'Confirm revoke' }).click();
-    await expect.poll(() => row.getByRole('status').textContent()).toContain('Key revoked');
+    await expect.poll(() => row.getByRole('status').textContent()).toContain('Tokens and key revoked');
     expect((await auth()).body.success).not.toBe(true);
-    // A second revoke answers the 404 message on the row.
-    await row.getByRole('button', { name: 'Revoke key' }).click();
+    const old = await callHttpTool(
+      server.url,
+      'list_sessions',
+      {},
+      { authorization: `Bearer ${before.body.token as string}` },
+    );
+    expect(old.body.code).toBe('TOKEN_REVOKED');
+    // A second revoke has no key left to end: it ends the tokens issued since.
+    await row.getByRole('button', { name: 'Revoke access' }).click();
     await row.getByRole('button', { name: 'Confirm revoke' }).click();
-    await expect.poll(() => row.getByRole('status').textContent()).toContain('no active agent key');
+    await expect.poll(() => row.getByRole('status').textContent()).toBe('Tokens revoked.');
   });
 
   it("browses an agent's memory, global and by session", async () => {

@@ -7,7 +7,7 @@ const NOW_MS: Record<Dialect, string> = {
   postgres: '(extract(epoch from clock_timestamp()) * 1000)::bigint',
 };
 
-interface ChangeTrigger {
+export interface ChangeTrigger {
   /** `AFTER <event> ON <table>`, e.g. `INSERT ON messages`, `UPDATE OF status ON sessions`. */
   on: string;
   /** Only when this holds (NEW/OLD as in the dialect). */
@@ -81,7 +81,7 @@ const CHANGE_TRIGGERS: Record<string, ChangeTrigger> = {
 };
 
 /** The statements that create one change trigger in a dialect. */
-function changeTriggerSql(dialect: Dialect, name: string, trigger: ChangeTrigger): string[] {
+export function changeTriggerSql(dialect: Dialect, name: string, trigger: ChangeTrigger): string[] {
   const insert = `INSERT INTO changes (kind, session_id, agent_id, ref, created_at)
     VALUES (${trigger.values.replaceAll('$NOW', NOW_MS[dialect])});`;
   if (dialect === 'sqlite') {

@@ -5,7 +5,8 @@ import * as agentsMail from './0002-agents-mail.js';
 import * as searchVocabulary from './0003-search-vocabulary.js';
 import * as agentKeys from './0004-agent-keys.js';
 import * as changes from './0005-changes.js';
-import * as agentConnections from './0006-agent-connections.js';
+import * as nodeState from './0006-node-state.js';
+import * as agentRevocations from './0007-agent-revocations.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -16,7 +17,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0003-search-vocabulary': searchVocabulary,
   '0004-agent-keys': agentKeys,
   '0005-changes': changes,
-  '0006-agent-connections': agentConnections,
+  '0006-node-state': nodeState,
+  '0007-agent-revocations': agentRevocations,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -15,6 +15,7 @@ import { handleToolRoute } from './tool.route.js';
 import { UiAssets } from '../ui/assets.js';
 import { DashboardSockets, UI_LIVE_PATH } from '../ui/live.js';
 import { handleUi, isUiPath } from '../ui/ui.routes.js';
+import { noteClientAddress } from './credentials.js';
 
 export interface HttpApp {
   readonly server: Server;
@@ -85,6 +86,7 @@ export function createHttpApp(services: Services): HttpApp {
   }
 
   const server = createServer((req, res) => {
+    noteClientAddress(req, config.trustProxy);
     inFlight++;
     res.once('close', () => {
       inFlight--;
@@ -118,6 +120,7 @@ export function createHttpApp(services: Services): HttpApp {
     );
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    noteClientAddress(req, config.trustProxy);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === UI_LIVE_PATH && guard.checkUpgrade(req)) {
       dashboardSockets.upgrade(req, socket, head).catch((error: unknown) => {

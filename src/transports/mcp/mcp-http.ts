@@ -89,6 +89,12 @@ export class McpHttpEndpoint {
   private readonly modernHandler: ReturnType<typeof createMcpHandler>;
   private readonly sweeper: NodeJS.Timeout;
   private readonly listenBus: ListenBus;
+  /** Pending writes of each session's database record, in order. */
+  private readonly persisting = new Map<string, Promise<void>>();
+  /** Sessions being taken over from another node (concurrent requests share one take-over). */
+  private readonly takingOver = new Map<string, Promise<McpSession | undefined>>();
+  /** The process is stopping: its sessions stay in the database for other nodes. */
+  private closing = false;
 
   constructor(
     private readonly mcp: McpContext,
@@ -152,8 +158,7 @@ export class McpHttpEndpoint {
         );
       }
       if (session) return this.serve(session, req, res, credentials, body);
-      if (sessionId !== undefined)
-        return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
+      if (sessionId !== undefined) return this.takeOver(sessionId, req, res, credentials, body);
       if (isInitializeRequest(body)) return this.openSession(req, res, body, credentials);
       setCredentials(req, credentials);
       const uris = listenUris(body);
@@ -162,8 +167,7 @@ export class McpHttpEndpoint {
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (session) return this.serve(session, req, res, credentials);
-      if (sessionId !== undefined)
-        return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
+      if (sessionId !== undefined) return this.takeOver(sessionId, req, res, credentials);
       return rpcError(res, 400, -32000, 'Bad Request: an Mcp-Session-Id header is required.');
     }
     res.setHeader('allow', 'GET, POST, DELETE');
@@ -299,8 +303,34 @@ export class McpHttpEndpoint {
     credentials: Credentials,
     agentId: string | undefined,
   ): Promise<void> {
+    const params = (body as { params?: Record<string, unknown> }).params ?? {};
+    const { transport, server, buffer, events } = await this.newSession(agentId, params);
+    setCredentials(req, agentId !== undefined ? { ...credentials, boundTo: agentId } : credentials);
+    buffer.track(res);
+    res.once('finish', () => events.forgetReplies(requestIds(body)));
+    await transport.handleRequest(req, res, body);
+    if (transport.sessionId === undefined) await server.close();
+  }
+
+  /**
+   * A session object with its transport, notification stream and subscriptions; added to the
+   * registry (and, when new, recorded in the database) once initialized. `takeOver` gives it the
+   * id of a session another node opened.
+   */
+  private async newSession(
+    agentId: string | undefined,
+    initialize: Record<string, unknown>,
+    takeOver?: string,
+  ): Promise<{
+    transport: NodeStreamableHTTPServerTransport;
+    server: ReturnType<typeof buildMcpServer>;
+    owner: string;
+    stream: SessionStream;
+    buffer: ClientBuffer;
+    events: ReturnType<InMemoryEventStore['forSession']>;
+  }> {
     const { services } = this.mcp;
-    let sessionId = '';
+    let sessionId = takeOver ?? '';
     const buffer = new ClientBuffer(services.config.limits.maxClientBufferBytes, (unread) => {
       services.logger.warn(
         { mcp_session: sessionId, unread_bytes: unread, agent_id: agentId },
@@ -314,16 +344,19 @@ export class McpHttpEndpoint {
       position: () => services.feed.position,
       replay: (from) => services.subscriptions.replay(owner, from),
     });
-    const params = (body as { params?: { protocolVersion?: unknown } }).params;
-    if (typeof params?.protocolVersion === 'string') stream.protocolVersion = params.protocolVersion;
+    if (typeof initialize.protocolVersion === 'string') stream.protocolVersion = initialize.protocolVersion;
     const events = this.eventStore.forSession();
     const server = buildMcpServer(this.mcp, {
       persistent: true,
       owner,
       notify: (uri, eventId) => stream.send(resourceUpdated(uri), eventId),
+      onSubscriptionsChanged: () =>
+        this.persist(sessionId, () =>
+          services.mcpSessions.setSubscriptions(sessionId, services.subscriptions.urisOf(owner)),
+        ),
     });
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => takeOver ?? randomUUID(),
       eventStore: events,
       retryInterval: SSE_RETRY_MS,
       onsessioninitialized: (id) => {
@@ -339,24 +372,162 @@ export class McpHttpEndpoint {
           lastSeen: Date.now(),
           close: () => server.close(),
         });
+        if (takeOver === undefined) {
+          this.persist(id, () =>
+            services.mcpSessions.save({ sessionId: id, agentId, initialize, subscriptions: [] }),
+          );
+        }
       },
     });
     transport.onclose = () => {
-      if (transport.sessionId !== undefined) this.sessions.remove(transport.sessionId);
+      const id = transport.sessionId;
+      if (id !== undefined) {
+        this.sessions.remove(id);
+        // Ended by its client or idle: gone for every node. This node stopping: kept for the others.
+        if (this.closing) services.mcpSessions.forget(id);
+        else this.persist(id, () => services.mcpSessions.remove(id));
+      }
       stream.close();
       events.close();
     };
     await server.connect(transport);
-    setCredentials(req, agentId !== undefined ? { ...credentials, boundTo: agentId } : credentials);
-    buffer.track(res);
-    res.once('finish', () => events.forgetReplies(requestIds(body)));
-    await transport.handleRequest(req, res, body);
-    if (transport.sessionId === undefined) await server.close();
+    return { transport, server, owner, stream, buffer, events };
+  }
+
+  /** Writes of one session's record, in order (a bind or a subscribe never overtakes the insert). */
+  private persist(sessionId: string, write: () => Promise<void>): void {
+    const previous = this.persisting.get(sessionId) ?? Promise.resolve();
+    const next = previous
+      .then(write)
+      .catch((error: unknown) =>
+        this.mcp.services.logger.warn(
+          { err: error, mcp_session: sessionId },
+          'recording the MCP session failed',
+        ),
+      )
+      .finally(() => {
+        if (this.persisting.get(sessionId) === next) this.persisting.delete(sessionId);
+      });
+    this.persisting.set(sessionId, next);
+  }
+
+  /**
+   * A request for a session this node does not hold: if the database has it (its node stopped or
+   * died, or the load balancer moved the client), take it over — the same id, initialized with the
+   * request it was opened with, bound to the same agent (the request's credentials must name it),
+   * its subscriptions restored — and serve the request; a resumed GET stream replays from the feed.
+   * Otherwise 404: the client re-initializes, as the MCP spec says.
+   */
+  private async takeOver(
+    sessionId: string,
+    req: AuthedRequest,
+    res: ServerResponse,
+    credentials: Credentials,
+    body?: unknown,
+  ): Promise<void> {
+    let pending = this.takingOver.get(sessionId);
+    if (pending === undefined) {
+      pending = this.adopt(sessionId, credentials).finally(() => this.takingOver.delete(sessionId));
+      this.takingOver.set(sessionId, pending);
+    }
+    let session: McpSession | undefined;
+    try {
+      session = await pending;
+    } catch (error) {
+      if (error instanceof AppError) return appRpcError(res, error, null);
+      throw error;
+    }
+    if (session === undefined)
+      return rpcError(res, 404, -32001, 'Session not found: start a new one with initialize.');
+    return this.serve(session, req, res, credentials, body);
+  }
+
+  private async adopt(sessionId: string, credentials: Credentials): Promise<McpSession | undefined> {
+    const { services } = this.mcp;
+    if (!hasHeaderCredentials(credentials)) return undefined;
+    const saved = await services.mcpSessions.find(sessionId);
+    if (saved === undefined) return undefined;
+    const principal = await services.auth.resolve(credentials);
+    if (saved.agentId !== undefined && saved.agentId !== principal.agentId) return undefined;
+    const room = this.sessions.reserve();
+    if (!room.ok) {
+      throw new AppError('UNAVAILABLE', 'The server holds its maximum of MCP sessions (MAX_MCP_SESSIONS).', {
+        retryAfter: room.retryAfter,
+      });
+    }
+    try {
+      const { transport, owner, stream } = await this.newSession(
+        principal.agentId,
+        saved.initialize,
+        sessionId,
+      );
+      await initializeInPlace(transport, saved.initialize);
+      const session = this.sessions.get(sessionId);
+      if (session === undefined) return undefined;
+      session.agentId = principal.agentId;
+      if (saved.agentId === undefined)
+        this.persist(sessionId, () => services.mcpSessions.bind(sessionId, principal.agentId));
+      for (const uri of saved.subscriptions) {
+        try {
+          services.subscriptions.subscribe(owner, principal, uri, (changed, eventId) =>
+            stream.send(resourceUpdated(changed), eventId),
+          );
+        } catch {
+          // No longer allowed (e.g. the agent lost a permission): that subscription ends here.
+        }
+      }
+      services.logger.info(
+        { mcp_session: sessionId, agent_id: principal.agentId },
+        'MCP session taken over from another node',
+      );
+      return session;
+    } finally {
+      this.sessions.release();
+    }
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.sweeper);
     await this.sessions.closeAll();
     await this.modernHandler.close?.();
   }
+}
+
+/**
+ * Makes a fresh transport hold an existing session: the initialize request it was opened with, and
+ * the initialized notification, are played to it directly (the SDK has no other way to create an
+ * initialized session; its Node transport wraps a web-standard one, reached here).
+ */
+async function initializeInPlace(
+  transport: NodeStreamableHTTPServerTransport,
+  params: Record<string, unknown>,
+): Promise<void> {
+  const web = (
+    transport as unknown as { _webStandardTransport: { handleRequest(r: Request): Promise<Response> } }
+  )._webStandardTransport;
+  const post = (message: object, headers: Record<string, string> = {}) =>
+    web.handleRequest(
+      new Request('http://localhost/mcp', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body: JSON.stringify(message),
+      }),
+    );
+  const opened = await post({ jsonrpc: '2.0', id: 'take-over', method: 'initialize', params });
+  const text = await opened.text();
+  if (!opened.ok) throw new Error(`taking the session over: initialize answered ${opened.status}: ${text}`);
+  const version = /"protocolVersion":"([^"]+)"/.exec(text)?.[1];
+  const done = await post(
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    {
+      'mcp-session-id': transport.sessionId ?? '',
+      ...(version === undefined ? {} : { 'mcp-protocol-version': version }),
+    },
+  );
+  await done.text();
 }

@@ -113,6 +113,8 @@ export interface BuildOptions {
   notify?: (uri: string, eventId: string) => void;
   /** The connection's owner id in the subscription registry (default: a new one). */
   owner?: string;
+  /** Called after a resources/subscribe or unsubscribe on the connection. */
+  onSubscriptionsChanged?: () => void;
 }
 
 export function buildMcpServer(mcp: McpContext, options: BuildOptions): McpServer {
@@ -144,6 +146,8 @@ export function buildMcpServer(mcp: McpContext, options: BuildOptions): McpServe
   }
   registerResources(server, mcp);
   registerPrompts(server, mcp);
-  if (options.persistent) registerSubscriptions(server, mcp, options.notify, options.owner);
+  if (options.persistent) {
+    registerSubscriptions(server, mcp, options.notify, options.owner, options.onSubscriptionsChanged);
+  }
   return server;
 }

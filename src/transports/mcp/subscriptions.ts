@@ -14,6 +14,8 @@ export function registerSubscriptions(
     void server.server.sendResourceUpdated({ uri }).catch(() => undefined),
   /** Who owns the subscriptions in the registry (the HTTP session replays by it); one per connection. */
   owner: string = randomUUID(),
+  /** After a subscribe or unsubscribe (the HTTP session records its URIs for another node). */
+  onChange: () => void = () => undefined,
 ): void {
   const registry = mcp.services.subscriptions;
   server.server.setRequestHandler('resources/subscribe', async (request, ctx) => {
@@ -23,11 +25,13 @@ export function registerSubscriptions(
     } catch (error) {
       return toProtocolError(error);
     }
+    onChange();
     return {};
   });
   server.server.setRequestHandler('resources/unsubscribe', async (request, ctx) => {
     await mcp.principalOf(ctx);
     registry.unsubscribe(owner, request.params.uri);
+    onChange();
     return {};
   });
   const previous = server.server.onclose;

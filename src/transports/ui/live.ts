@@ -9,6 +9,7 @@ import { type DashboardTarget, DashboardHub } from '../../realtime/dashboard-hub
 import { SLOW_CONSUMER_CLOSE } from '../ws/agent-socket.js';
 import { writeRefusal } from '../ws/ws-server.js';
 import { UI_COOKIE, readCookie } from './cookies.js';
+import { clientAddressOf } from '../http/credentials.js';
 
 export const UI_LIVE_PATH = '/ui/live';
 
@@ -115,8 +116,8 @@ export class DashboardSockets {
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let claims: DashboardClaims;
     try {
-      claims = await this.services.dashboard.verify(readCookie(req, UI_COOKIE), req.socket.remoteAddress);
-      this.services.rateLimiter.take(DASHBOARD_PRINCIPAL.agentId, req.socket.remoteAddress);
+      claims = await this.services.dashboard.verify(readCookie(req, UI_COOKIE), clientAddressOf(req));
+      this.services.rateLimiter.take(DASHBOARD_PRINCIPAL.agentId, clientAddressOf(req));
     } catch (error) {
       const refusal =
         error instanceof AppError ? error : new AppError('INTERNAL_ERROR', internalFailure().error);

@@ -14,6 +14,7 @@ import { describeIssues } from '../../tools/invoke.js';
 import { headerValue, readJsonBody, sendJson } from '../http/request.js';
 import { UI_COOKIE, clearedCookie, loginCookie, readCookie } from './cookies.js';
 import { EXPORT_FORMATS, sendSessionExport } from './export.js';
+import { clientAddressOf } from '../http/credentials.js';
 
 export const UI_API_PREFIX = '/ui/api/';
 
@@ -91,7 +92,7 @@ export async function handleUiApi(
   path: string,
   bodyLimit: number,
 ): Promise<void> {
-  const address = req.socket.remoteAddress;
+  const address = clientAddressOf(req);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const route = path.slice(UI_API_PREFIX.length - 1);
   const method = req.method ?? 'GET';
@@ -204,9 +205,10 @@ async function answer(
   const revoke = /^POST \/agents\/([^/]+)\/revoke$/.exec(route);
   if (revoke) {
     const id = parse(agentId, decodeURIComponent(revoke[1] ?? ''));
-    const revoked = await services.auth.agentKeys.revoke(id, principal.agentId);
-    if (revoked === undefined) throw new AppError('NOT_FOUND', `Agent ${id} has no active agent key.`);
-    return { revoked };
+    // Every token the agent holds ends (whichever key minted it), and its agent key if it has one.
+    const revoked = (await services.auth.agentKeys.revoke(id, principal.agentId)) ?? null;
+    const agent = await services.auth.revokeAgent(id, principal.agentId);
+    return { revoked, agent };
   }
   const match = /^(GET|POST) \/sessions\/([^/]+)(\/[a-z]+)?$/.exec(route);
   if (!match) return undefined;

@@ -56,7 +56,7 @@ export function Compose({ path }: { path: string }) {
   );
 }
 
-/** Revoke an agent's key (after a confirm step) and open the overseer form addressed to it. */
+/** Revoke an agent's access — every token, and its key (after a confirm step) — and open the overseer form addressed to it. */
 export function AgentActions({ agentId, onWrite }: { agentId: string; onWrite: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const [result, setResult] = useState<string | null>(null);
@@ -64,7 +64,7 @@ export function AgentActions({ agentId, onWrite }: { agentId: string; onWrite: (
     setConfirming(false);
     try {
       const res = await api.post<{ revoked: unknown }>(`agents/${encodeURIComponent(agentId)}/revoke`);
-      setResult(res.revoked ? 'Key revoked.' : 'Nothing to revoke.');
+      setResult(res.revoked ? 'Tokens and key revoked.' : 'Tokens revoked.');
     } catch (err) {
       setResult(errorText(err));
     }
@@ -85,7 +85,7 @@ export function AgentActions({ agentId, onWrite }: { agentId: string; onWrite: (
         </>
       ) : (
         <button type="button" class="secondary" onClick={() => setConfirming(true)}>
-          Revoke key
+          Revoke access
         </button>
       )}
       {result && (
