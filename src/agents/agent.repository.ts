@@ -56,12 +56,21 @@ export async function touchAgents(db: Db, seen: ReadonlyMap<string, number>): Pr
   }
 }
 
-/** This node holds a WebSocket of the agent (again): its row, refreshed. */
-export async function upsertConnection(db: Db, nodeId: string, agentId: string, now: number): Promise<void> {
+/** This node is alive (and holds the connections recorded under its id). */
+export async function touchNode(db: Db, nodeId: string, now: number): Promise<void> {
+  await db
+    .insertInto('nodes')
+    .values({ node_id: nodeId, started_at: now, seen_at: now })
+    .onConflict((oc) => oc.column('node_id').doUpdateSet({ seen_at: now }))
+    .execute();
+}
+
+/** This node holds a WebSocket of the agent. */
+export async function insertConnection(db: Db, nodeId: string, agentId: string, now: number): Promise<void> {
   await db
     .insertInto('agent_connections')
-    .values({ node_id: nodeId, agent_id: agentId, since: now, seen_at: now })
-    .onConflict((oc) => oc.columns(['node_id', 'agent_id']).doUpdateSet({ seen_at: now }))
+    .values({ node_id: nodeId, agent_id: agentId, since: now })
+    .onConflict((oc) => oc.columns(['node_id', 'agent_id']).doNothing())
     .execute();
 }
 
@@ -71,27 +80,34 @@ export async function deleteConnection(db: Db, nodeId: string, agentId?: string)
   await q.execute();
 }
 
-/** Refreshes this node's rows; drops rows of nodes that stopped refreshing long ago. */
-export async function refreshConnections(
-  db: Db,
-  nodeId: string,
-  now: number,
-  staleBefore: number,
-): Promise<void> {
-  await db.updateTable('agent_connections').set({ seen_at: now }).where('node_id', '=', nodeId).execute();
-  await db.deleteFrom('agent_connections').where('seen_at', '<', staleBefore).execute();
+/** This node stopped: its row and its connections go. */
+export async function deleteNode(db: Db, nodeId: string): Promise<void> {
+  await deleteConnection(db, nodeId);
+  await db.deleteFrom('nodes').where('node_id', '=', nodeId).execute();
 }
 
-/** The agents (of `agentIds`, or all) with a WebSocket open on some live node. */
+/** Nodes that stopped refreshing before `staleBefore` (they died), and their connections, go. */
+export async function purgeDeadNodes(db: Db, staleBefore: number): Promise<void> {
+  const dead = db.selectFrom('nodes').select('node_id').where('seen_at', '<', staleBefore);
+  await db.deleteFrom('agent_connections').where('node_id', 'in', dead).execute();
+  await db.deleteFrom('nodes').where('seen_at', '<', staleBefore).execute();
+}
+
+/** The agents (of `agentIds`, or all) with a WebSocket open on a node seen since `since`. */
 export async function connectedAgents(
   db: Db,
   since: number,
   agentIds?: readonly string[],
 ): Promise<Set<string>> {
-  let q = db.selectFrom('agent_connections').select('agent_id').distinct().where('seen_at', '>=', since);
+  let q = db
+    .selectFrom('agent_connections')
+    .innerJoin('nodes', 'nodes.node_id', 'agent_connections.node_id')
+    .select('agent_connections.agent_id')
+    .distinct()
+    .where('nodes.seen_at', '>=', since);
   if (agentIds !== undefined) {
     if (agentIds.length === 0) return new Set();
-    q = q.where('agent_id', 'in', agentIds);
+    q = q.where('agent_connections.agent_id', 'in', agentIds);
   }
   return new Set((await q.execute()).map((r) => r.agent_id));
 }

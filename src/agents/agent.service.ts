@@ -11,13 +11,15 @@ import { randomUUID } from 'node:crypto';
 import {
   connectedAgents,
   deleteConnection,
+  deleteNode,
   findAgent,
+  insertConnection,
   listAgents,
+  purgeDeadNodes,
   recordHeartbeat,
-  refreshConnections,
   touchAgents,
+  touchNode,
   upsertAgent,
-  upsertConnection,
 } from './agent.repository.js';
 
 export const AGENT_STATUSES = ['active', 'idle', 'offline'] as const;
@@ -27,7 +29,7 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const ACTIVE_WINDOW_MS = 60_000;
 export const IDLE_WINDOW_MS = 5 * 60_000;
 const FLUSH_MS = 5_000;
-/** A node refreshes its open connections every FLUSH_MS; rows older than this belong to a node that died. */
+/** A node refreshes its row every FLUSH_MS while it holds sockets; one older than this died. */
 const CONNECTION_STALE_MS = 4 * FLUSH_MS;
 
 export interface AgentView {
@@ -79,8 +81,10 @@ export class AgentService {
     const now = nowMs();
     this.store
       .write(async (trx) => {
-        if (before === 0 && n > 0) await upsertConnection(trx, this.nodeId, agentId, now);
-        else if (n <= 0) await deleteConnection(trx, this.nodeId, agentId);
+        if (before === 0 && n > 0) {
+          await touchNode(trx, this.nodeId, now);
+          await insertConnection(trx, this.nodeId, agentId, now);
+        } else if (n <= 0) await deleteConnection(trx, this.nodeId, agentId);
         await recordChange(trx, 'presence', null, agentId, n > 0 ? 'active' : 'idle');
       })
       .catch(this.onError);
@@ -93,15 +97,18 @@ export class AgentService {
     const now = nowMs();
     await this.store.write(async (trx) => {
       if (batch.size > 0) await touchAgents(trx, batch);
-      if (this.connections.size > 0)
-        await refreshConnections(trx, this.nodeId, now, now - 3 * CONNECTION_STALE_MS);
+      // One row per node, whatever its number of sockets: its connections count while it is fresh.
+      if (this.connections.size > 0) {
+        await touchNode(trx, this.nodeId, now);
+        await purgeDeadNodes(trx, now - 3 * CONNECTION_STALE_MS);
+      }
     });
   }
 
   /** Stops the flusher and forgets this node's connections (its sockets are closing). */
   async stop(): Promise<void> {
     clearInterval(this.flusher);
-    await this.store.write((trx) => deleteConnection(trx, this.nodeId));
+    await this.store.write((trx) => deleteNode(trx, this.nodeId));
   }
 
   /** The agents of `ids` (or all) with a WebSocket open on any node. */

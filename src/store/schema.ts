@@ -82,12 +82,18 @@ export interface AgentTable {
   last_activity: number;
 }
 
+/** A server process sharing the database; `seen_at` is refreshed while it lives. */
+export interface NodeTable {
+  node_id: string;
+  started_at: number;
+  seen_at: number;
+}
+
 /** An agent's open WebSockets on one server process (presence shared by every node). */
 export interface AgentConnectionTable {
   node_id: string;
   agent_id: string;
   since: number;
-  seen_at: number;
 }
 
 /** A 2025-era MCP session's state, for another node to take it over. */
@@ -141,6 +147,7 @@ export interface Database {
   agent_keys: AgentKeyTable;
   audit_log: AuditTable;
   agents: AgentTable;
+  nodes: NodeTable;
   agent_connections: AgentConnectionTable;
   mcp_sessions: McpSessionTable;
   agent_revocations: AgentRevocationTable;
