@@ -1,7 +1,9 @@
 /**
  * Part 3 of pg.bench.ts: typo search over a large session, seeded straight into the database
  * (seed-messages.ts), with the queries of search-queries.ts: PostgreSQL (pg_trgm) against SQLite
- * (FTS5 trigram), and the PostgreSQL server against its bare candidate query sent with `pg`.
+ * (FTS5 trigram), and the PostgreSQL server against one pg_trgm query that scores the typo's word
+ * similarity against every candidate message (the approach before the word vocabulary of migration
+ * 0008), sent with `pg`: what correcting the words first saves.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,7 +187,7 @@ export async function benchSearch({
     ),
   );
   console.log(
-    '\npostgres server against its bare candidate query (pg_trgm, straight through pg, each right after the same server query):',
+    '\npostgres server against one word-similarity query over whole messages (pg_trgm, the approach before the word vocabulary; straight through pg, each right after the same server query):',
   );
   console.log(
     table(

@@ -7,6 +7,7 @@ import * as agentKeys from './0004-agent-keys.js';
 import * as changes from './0005-changes.js';
 import * as nodeState from './0006-node-state.js';
 import * as agentRevocations from './0007-agent-revocations.js';
+import * as wordVocabulary from './0008-word-vocabulary.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0005-changes': changes,
   '0006-node-state': nodeState,
   '0007-agent-revocations': agentRevocations,
+  '0008-word-vocabulary': wordVocabulary,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
