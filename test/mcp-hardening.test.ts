@@ -11,7 +11,8 @@ import {
   toolJson,
 } from './helpers/mcp-client.js';
 import { callHttpTool, startTestServer, tokenFor, type TestServer } from './helpers/server.js';
-import { TEST_DIALECT } from './helpers/database.js';
+import { TEST_DIALECT, queryDatabase } from './helpers/database.js';
+import { runRetention } from '../src/app/retention.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -458,5 +459,35 @@ describe('Retry-After on the MCP surface', () => {
     expect(isError).toBe(true);
     expect(json.retry_after).toBeGreaterThan(0);
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('MCP sessions kept in the database for other nodes', () => {
+  it('a session in use stays recorded: its requests refresh it, so retention does not take it for idle', async () => {
+    const server = await start({ MCP_SESSION_IDLE_SECONDS: '10', RETENTION_INTERVAL_SECONDS: '0' });
+    const session = await openRawSession(server.url, bearer(await tokenFor(server, 'alice')));
+    const id = session['mcp-session-id']!;
+    const seenAt = async () =>
+      (
+        await queryDatabase<{ seen_at: number }>(
+          server.dataDir,
+          'SELECT seen_at FROM mcp_sessions WHERE session_id = ?',
+          [id],
+        )
+      ).map((r) => Number(r.seen_at))[0];
+    await until(async () => (await seenAt()) !== undefined);
+    const opened = (await seenAt())!;
+    // Past a quarter of the idle time (the refresh interval), a request refreshes the record.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const usedAt = Date.now();
+    expect((await postMcp(server.url, session, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status).toBe(
+      200,
+    );
+    await until(async () => ((await seenAt()) ?? 0) > opened);
+    expect(await seenAt()).toBeGreaterThanOrEqual(usedAt);
+    // Retention with a cut-off between the two: the session is kept.
+    const purged = await runRetention(server.app.services, opened + 10_000 + 1_000);
+    expect(purged.mcp_sessions).toBe(0);
+    expect(await seenAt()).toBeDefined();
   });
 });

@@ -153,7 +153,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     audit: new AuditLog(store, config.limits.maxReplyBytes),
     waiter,
     subscriptions,
-    mcpSessions: new McpSessionService(store),
+    mcpSessions: new McpSessionService(store, config.limits.mcpSessionIdleSeconds * 1000),
     async close() {
       auth.agentKeys.stop();
       await feed.close();

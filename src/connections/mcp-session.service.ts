@@ -19,7 +19,7 @@ export interface SavedMcpSession {
   subscriptions: string[];
 }
 
-/** `seen_at` is refreshed at most this often per session (idle expiry is in minutes). */
+/** `seen_at` is refreshed at most this often per session (and a quarter of the idle time when shorter). */
 const SEEN_REFRESH_MS = 60_000;
 
 /**
@@ -30,8 +30,15 @@ const SEEN_REFRESH_MS = 60_000;
  */
 export class McpSessionService {
   private readonly refreshed = new Map<string, number>();
+  private readonly refreshMs: number;
 
-  constructor(private readonly store: Storage) {}
+  /** `idleMs`: MCP_SESSION_IDLE_SECONDS; retention deletes a session not seen for that long. */
+  constructor(
+    private readonly store: Storage,
+    idleMs: number,
+  ) {
+    this.refreshMs = Math.min(SEEN_REFRESH_MS, idleMs / 4);
+  }
 
   async save(session: SavedMcpSession): Promise<void> {
     const now = nowMs();
@@ -69,10 +76,10 @@ export class McpSessionService {
     );
   }
 
-  /** A request on the session: refreshes `seen_at` now and then (one write a minute at most). */
+  /** A request on the session: refreshes `seen_at` now and then (one write a minute at most), so retention keeps it. */
   touch(sessionId: string): void {
     const now = nowMs();
-    if (now - (this.refreshed.get(sessionId) ?? 0) < SEEN_REFRESH_MS) return;
+    if (now - (this.refreshed.get(sessionId) ?? 0) < this.refreshMs) return;
     this.refreshed.set(sessionId, now);
     this.store.write((trx) => updateMcpSession(trx, sessionId, { seen_at: now })).catch(() => undefined);
   }

@@ -208,6 +208,8 @@ export class McpHttpEndpoint {
     body?: unknown,
   ): Promise<void> {
     this.sessions.touch(session);
+    // Its database record too (now and then), or retention would take an active session for idle.
+    this.mcp.services.mcpSessions.touch(session.id);
     if (session.agentId === undefined) await this.bind(session, credentials, body);
     const bound = session.agentId !== undefined ? { ...credentials, boundTo: session.agentId } : credentials;
     setCredentials(req, bound);
