@@ -108,3 +108,14 @@ export function addMessageRequests(
 
 /** The first columns of every load table: a path's throughput, latency and errors. */
 export const LOAD_COLUMNS = ['path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'];
+
+/** A path's cells under LOAD_COLUMNS. */
+export const loadCells = (name: string, r: LoadResult): Array<string | number> => [
+  name,
+  r.rps,
+  r.p50,
+  r.p90,
+  r.p99,
+  r.max,
+  r.errors,
+];

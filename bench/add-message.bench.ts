@@ -24,6 +24,7 @@ import {
   measure,
   startServer,
   LOAD_COLUMNS,
+  loadCells,
 } from './add-message-load.js';
 import { spawnChild } from './child.js';
 import {
@@ -274,13 +275,7 @@ async function main(): Promise<void> {
     table(
       [...LOAD_COLUMNS, 'srv µs CPU/req', 'srv CPU %', 'gen CPU %', 'other CPU %', '× bare', '× ref', 'goal'],
       Object.entries(runs).map(([name, r]) => [
-        name,
-        r.rps,
-        r.p50,
-        r.p90,
-        r.p99,
-        r.max,
-        r.errors,
+        ...loadCells(name, r),
         r.cpu?.serverUsPerRequest ?? '-',
         r.cpu?.serverCorePct ?? '-',
         r.cpu?.generatorCorePct ?? '-',

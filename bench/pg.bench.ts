@@ -27,6 +27,7 @@ import {
   measure,
   startServer,
   LOAD_COLUMNS,
+  loadCells,
 } from './add-message-load.js';
 import { type Child, spawnChild } from './child.js';
 import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
@@ -157,13 +158,7 @@ async function benchAdd(): Promise<Record<string, unknown>> {
       ADD_PATHS.map(({ name, baseline }) => {
         const r = runs[name]!;
         return [
-          name,
-          r.rps,
-          r.p50,
-          r.p90,
-          r.p99,
-          r.max,
-          r.errors,
+          ...loadCells(name, r),
           r.cpu?.serverCorePct ?? '-',
           r.cpu?.serverUsPerRequest ?? '-',
           r.cpu?.otherCorePct ?? '-',
