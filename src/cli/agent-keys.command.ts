@@ -1,8 +1,6 @@
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import { AGENT_ID_PATTERN } from '../core/ids.js';
-import { openStore } from '../store/open-store.js';
-import { AgentKeys } from '../auth/agent-key.service.js';
 
 export const AGENT_KEY_ACTIONS = ['issue', 'revoke', 'list'] as const;
 export type AgentKeyAction = (typeof AGENT_KEY_ACTIONS)[number];
@@ -37,6 +35,10 @@ export async function runAgentKeyCommand(
   if (options.type !== undefined && (options.type.length === 0 || options.type.length > 100)) {
     throw new ConfigError('keys issue: --type must be 1–100 characters');
   }
+  const [{ openStore }, { AgentKeys }] = await Promise.all([
+    import('../store/open-store.js'),
+    import('../auth/agent-key.service.js'),
+  ]);
   const store = await openStore(config.database);
   try {
     const keys = new AgentKeys(store);

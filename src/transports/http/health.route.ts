@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Services } from '../../app/services.js';
-import { SERVER_INFO } from '../mcp/mcp-server.js';
+import { VERSION } from '../../version.js';
 import { sendJson } from './request.js';
 
 /** GET /health: 200 when the database answers, 503 when it does not. No auth, no data. */
@@ -10,7 +10,7 @@ export async function handleHealth(services: Services, res: ServerResponse): Pro
     await services.store.ping();
     sendJson(res, 200, {
       status: 'ok',
-      version: SERVER_INFO.version,
+      version: VERSION,
       database: {
         dialect: services.store.dialect,
         reachable: true,
@@ -21,7 +21,7 @@ export async function handleHealth(services: Services, res: ServerResponse): Pro
   } catch {
     sendJson(res, 503, {
       status: 'unavailable',
-      version: SERVER_INFO.version,
+      version: VERSION,
       database: { dialect: services.store.dialect, reachable: false },
     });
   }

@@ -2,27 +2,28 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Socket } from 'node:net';
 import type { Services } from '../../app/services.js';
 import { internalFailure } from '../../core/errors.js';
-import { credentialsOfAuthInfo, McpHttpEndpoint } from '../mcp/mcp-http.js';
-import { createMcpContext } from '../mcp/mcp-server.js';
+import { LazyMcpHttpEndpoint } from '../mcp/lazy-mcp-http.js';
 import { handleHealth } from './health.route.js';
 import { handleMetrics } from './metrics.route.js';
 import { REST_PREFIX, handleRest } from './rest.routes.js';
-import { AgentWebSockets } from '../ws/ws-server.js';
+import type { AgentWebSockets } from '../ws/ws-server.js';
 import type { Duplex } from 'node:stream';
 import { sendJson } from './request.js';
 import { createHttpGuard } from './security.js';
 import { handleToolRoute } from './tool.route.js';
 import { UiAssets } from '../ui/assets.js';
-import { DashboardSockets, UI_LIVE_PATH } from '../ui/live.js';
-import { handleUi, isUiPath } from '../ui/ui.routes.js';
+import type { DashboardSockets } from '../ui/live.js';
+import { UI_LIVE_PATH, handleUi, isUiPath } from '../ui/ui.routes.js';
+import { OnFirstUse } from '../on-first-use.js';
 import { noteClientAddress } from './credentials.js';
 
 export interface HttpApp {
   readonly server: Server;
-  readonly mcp: McpHttpEndpoint;
-  readonly websockets: AgentWebSockets;
-  /** The dashboard's live sockets (/ui/live). */
-  readonly dashboardSockets: DashboardSockets;
+  readonly mcp: LazyMcpHttpEndpoint;
+  /** The agents' sockets (/ws/{agent_id}); undefined until the first one connects (docs/memory.md). */
+  readonly websockets: AgentWebSockets | undefined;
+  /** The dashboard's live sockets (/ui/live); undefined until the first one connects. */
+  readonly dashboardSockets: DashboardSockets | undefined;
   listen(): Promise<{ host: string; port: number }>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes connections. */
   close(graceMs?: number): Promise<void>;
@@ -49,12 +50,15 @@ export function createHttpApp(services: Services): HttpApp {
   const { config, logger } = services;
   const guard = createHttpGuard(config);
   const bodyLimit = maxBodyBytes(services);
-  const mcp = new McpHttpEndpoint(
-    createMcpContext(services, (ctx) => credentialsOfAuthInfo(ctx.http?.authInfo)),
-    bodyLimit,
+  // What a transport needs beyond this file is imported on its first use: an idle server holds
+  // neither the MCP SDK nor ws (and assets.ts imports esbuild when it first builds; docs/memory.md).
+  const mcp = new LazyMcpHttpEndpoint(services, bodyLimit);
+  const websockets = new OnFirstUse(
+    async () => new (await import('../ws/ws-server.js')).AgentWebSockets(services),
   );
-  const websockets = new AgentWebSockets(services);
-  const dashboardSockets = new DashboardSockets(services);
+  const dashboardSockets = new OnFirstUse(
+    async () => new (await import('../ui/live.js')).DashboardSockets(services),
+  );
   const uiAssets = new UiAssets();
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -123,10 +127,13 @@ export function createHttpApp(services: Services): HttpApp {
     noteClientAddress(req, config.trustProxy);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === UI_LIVE_PATH && guard.checkUpgrade(req)) {
-      dashboardSockets.upgrade(req, socket, head).catch((error: unknown) => {
-        logger.error({ err: error }, 'dashboard websocket upgrade failed');
-        socket.destroy();
-      });
+      dashboardSockets
+        .get()
+        .then((sockets) => sockets.upgrade(req, socket, head))
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'dashboard websocket upgrade failed');
+          socket.destroy();
+        });
       return;
     }
     const match = /^\/ws\/([^/]+)$/.exec(path);
@@ -134,10 +141,14 @@ export function createHttpApp(services: Services): HttpApp {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    websockets.upgrade(req, socket, head, decodeURIComponent(match[1] ?? '')).catch((error: unknown) => {
-      logger.error({ err: error }, 'websocket upgrade failed');
-      socket.destroy();
-    });
+    const agentId = decodeURIComponent(match[1] ?? '');
+    websockets
+      .get()
+      .then((sockets) => sockets.upgrade(req, socket, head, agentId))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'websocket upgrade failed');
+        socket.destroy();
+      });
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -152,8 +163,12 @@ export function createHttpApp(services: Services): HttpApp {
   return {
     server,
     mcp,
-    websockets,
-    dashboardSockets,
+    get websockets() {
+      return websockets.loaded;
+    },
+    get dashboardSockets() {
+      return dashboardSockets.loaded;
+    },
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -172,8 +187,8 @@ export function createHttpApp(services: Services): HttpApp {
       server.closeIdleConnections();
       // Long-lived streams (SSE) never end by themselves: close the MCP sessions first.
       await mcp.close();
-      await websockets.close();
-      await dashboardSockets.close();
+      await (await websockets.settled())?.close();
+      await (await dashboardSockets.settled())?.close();
       if (inFlight > 0) {
         await Promise.race([
           new Promise<void>((resolve) => (drained = resolve)),

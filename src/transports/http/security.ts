@@ -1,10 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  localhostAllowedHostnames,
-  validateHostHeader,
-  validateOriginHeader,
-} from '@modelcontextprotocol/server';
 import type { Config } from '../../config/config.js';
+import { localhostAllowedHostnames, validateHostHeader, validateOriginHeader } from './host-validation.js';
 import { headerValue, sendJson } from './request.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);

@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { build } from 'esbuild';
 import { headerValue } from '../http/request.js';
 
 /** The package root: src/transports/ui/ and dist/transports/ui/ are both three levels down. */
@@ -67,11 +66,13 @@ class AssetMissing extends Error {}
 
 /**
  * The script is built once, on the first request for it, and kept in memory: `npm start` needs no
- * build step and `dist/` carries no copy. A failed build is not kept (fix the file, reload). Pages
+ * build step and `dist/` carries no copy. esbuild itself is loaded then too (docs/memory.md). A failed build is not kept (fix the file, reload). Pages
  * that pull in a large library (the metrics page and uPlot) are split off and loaded when opened,
  * which keeps the first load small.
  */
 async function bundleScripts(): Promise<Map<string, Asset>> {
+  // esbuild is loaded here, not at start: a server nobody opens the dashboard of never needs it.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: { app: path.join(UI_DIR, 'src', 'main.tsx') },
     absWorkingDir: ROOT,

@@ -11,7 +11,7 @@ import { writeRefusal } from '../ws/ws-server.js';
 import { UI_COOKIE, readCookie } from './cookies.js';
 import { clientAddressOf } from '../http/credentials.js';
 
-export const UI_LIVE_PATH = '/ui/live';
+export { UI_LIVE_PATH } from './ui.routes.js';
 
 /** The page sends nothing; a frame from it is at most a small control message. */
 const MAX_CLIENT_FRAME = 4 * 1024;

@@ -4,6 +4,12 @@ import { sendJson } from '../http/request.js';
 import type { UiAssets } from './assets.js';
 import { UI_API_PREFIX, handleUiApi } from './ui-api.js';
 
+/**
+ * The dashboard's live socket (live.ts). Defined here, beside the other paths, so the HTTP server can
+ * route to it without importing live.ts and `ws` before the first dashboard connects.
+ */
+export const UI_LIVE_PATH = '/ui/live';
+
 /** Whether a path belongs to the dashboard. */
 export const isUiPath = (path: string): boolean => path === '/ui' || path.startsWith('/ui/');
 
