@@ -16,6 +16,7 @@ const POSTGRES_FILES = [
   'test/mail.test.ts',
   'test/mcp-hardening.test.ts',
   'test/memory.test.ts',
+  'test/message-counts.test.ts',
   'test/messages.test.ts',
   'test/metrics.test.ts',
   'test/multi-node.test.ts',

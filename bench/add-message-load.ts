@@ -8,13 +8,14 @@ import { type Child, spawnChild } from './child.js';
 import type { ServerInfo } from './common.js';
 import { type CpuUsage, cpuBetween, sampleCpu } from './cpu.js';
 import { type LoadOptions, type LoadResult, keepAliveAgent, post, round, runLoad } from './load.js';
+import type { LoopDelay } from './loop-delay.js';
 
 /** A realistic blackboard message (~230 characters), a little different per client and request. */
 export const content = (client: number, n: number): string =>
   `[client ${client} #${n}] Finding: the connection pool in the authentication service is exhausted under load; ` +
   'retries pile up behind the database migration lock. Proposal: cap retries at 3 with jittered backoff.';
 
-export type PathResult = LoadResult & { cpu?: CpuUsage };
+export type PathResult = LoadResult & { cpu?: CpuUsage; loopDelay?: LoopDelay };
 
 export function fail(what: string, status: number, body: string): never {
   throw new Error(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
@@ -22,7 +23,9 @@ export function fail(what: string, status: number, body: string): never {
 
 /**
  * runLoad, plus the server children's CPU over the measured window (several children: their sum;
- * "other" is what neither they nor this generator used — a database server included).
+ * "other" is what neither they nor this generator used — a database server included), and their
+ * event-loop delay over it (several: the one with the worst p99; absent for a child that does not
+ * answer, e.g. another tree's server).
  */
 export async function measure<S>(
   children: Array<Child<unknown>>,
@@ -31,13 +34,31 @@ export async function measure<S>(
   const pids = children.map((c) => c.process.pid);
   let start: Array<ReturnType<typeof sampleCpu>> = [];
   let end: Array<ReturnType<typeof sampleCpu>> = [];
+  let delays: Promise<Array<LoopDelay | undefined>> = Promise.resolve([]);
   const result = await runLoad({
     ...options,
-    onWindowStart: () => (start = pids.map(sampleCpu)),
-    onWindowEnd: () => (end = pids.map(sampleCpu)),
+    onWindowStart: () => {
+      for (const child of children) child.tell('loop-delay:reset');
+      start = pids.map(sampleCpu);
+    },
+    onWindowEnd: () => {
+      end = pids.map(sampleCpu);
+      delays = Promise.all(
+        children.map((child) =>
+          child
+            .ask<{ loopDelay: LoopDelay }>('loop-delay:report')
+            .then((r) => r.loopDelay)
+            .catch(() => undefined),
+        ),
+      );
+    },
   });
+  const loopDelay = (await delays)
+    .filter((d): d is LoopDelay => d !== undefined)
+    .sort((a, b) => b.p99 - a.p99)[0];
+  const withDelay = loopDelay === undefined ? result : { ...result, loopDelay };
   const each = pids.map((_, i) => cpuBetween(start[i], end[i], result.requests));
-  if (each.length === 0 || each.some((c) => c === undefined)) return result;
+  if (each.length === 0 || each.some((c) => c === undefined)) return withDelay;
   const [first, ...rest] = each as CpuUsage[];
   const restPct = rest.reduce((sum, c) => sum + c.serverCorePct, 0);
   const cpu: CpuUsage = {
@@ -46,7 +67,7 @@ export async function measure<S>(
     generatorCorePct: first!.generatorCorePct,
     otherCorePct: round(Math.max(0, first!.otherCorePct - restPct), 1),
   };
-  return { ...result, cpu };
+  return { ...withDelay, cpu };
 }
 
 /** A server child (bench/serve-for-bench.ts or another tree's) and a fresh session on it. */

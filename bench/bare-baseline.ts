@@ -1,12 +1,16 @@
 /**
- * The bare baseline: a plain node:http server (bare-http.ts: no framework, no MCP, no auth) doing
- * the same SQLite insert as add_message into a `messages` table identical to ours, on
- * better-sqlite3 with the same pragmas. Runs as a benchmark child: prints { url, sessionId, mode,
- * dataDir } on stdout.
+ * The bare baselines: a plain node:http server (bare-http.ts: no framework, no MCP, no auth) that
+ * parses add_message's JSON body, writes with better-sqlite3 (same pragmas as ours) and replies.
+ * Runs as a benchmark child: prints { url, sessionId, mode, dataDir } on stdout.
  *
- * BARE_MODE=insert (default): just the insert. BARE_MODE=full: what MessageService.add does in SQL —
- * one transaction with the session lookup, the insert (RETURNING *) and the audit row — still
- * without any framework, to separate database cost from server overhead.
+ * BARE_MODE=minimal: the fastest possible write — one prepared insert per request, committed on
+ *   its own, into a table with the message's columns and no secondary index, foreign key or audit.
+ *   The question it answers: how close is the server to the leanest way to accept a message?
+ * BARE_MODE=insert (default, also bench:pg's SQLite row): the same insert into a `messages` table
+ *   identical to ours (its indexes and foreign key).
+ * BARE_MODE=full: what MessageService.add does in SQL — one transaction with the session lookup,
+ *   the insert (RETURNING *) and the audit row — still without any framework: the same SQL, so the
+ *   difference to the server is the server layer (HTTP routing, auth, validation, JSON-RPC, MCP).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,14 +39,22 @@ CREATE INDEX "audit_agent" on "audit_log" ("agent_id", "id");
 CREATE INDEX "audit_time" on "audit_log" ("created_at");
 `;
 
-const mode = process.env.BARE_MODE === 'full' ? 'full' : 'insert';
+/** The minimal mode's table: the message's columns, nothing else to maintain. */
+const MINIMAL_SCHEMA = `
+CREATE TABLE "minimal_messages" ("id" integer primary key, "session_id" text not null, "sender" text not null,
+  "sender_type" text not null, "content" text not null, "visibility" text not null, "message_type" text not null,
+  "metadata" text not null, "parent_message_id" integer, "created_at" integer not null);
+`;
+
+const MODES = ['minimal', 'insert', 'full'] as const;
+const mode = MODES.find((m) => m === process.env.BARE_MODE) ?? 'insert';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'scs-bare-'));
 const db = new Database(path.join(dataDir, 'bare.db'));
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('foreign_keys = ON');
 db.pragma('busy_timeout = 5000');
-db.exec(SCHEMA);
+db.exec(SCHEMA + MINIMAL_SCHEMA);
 
 const sessionId = 'session_00000000000000aa';
 const agentId = 'bench-agent';
@@ -53,7 +65,7 @@ db.prepare(
 ).run(sessionId, agentId, now, now);
 
 const insertMessage = db.prepare<unknown[], { id: number; created_at: number }>(
-  `INSERT INTO messages (session_id, sender, sender_type, content, visibility, message_type, metadata,
+  `INSERT INTO ${mode === 'minimal' ? 'minimal_messages' : 'messages'} (session_id, sender, sender_type, content, visibility, message_type, metadata,
      parent_message_id, created_at)
    VALUES (?, ?, 'generic', ?, ?, ?, ?, NULL, ?) RETURNING ${mode === 'full' ? '*' : 'id, created_at'}`,
 );

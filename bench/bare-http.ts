@@ -1,4 +1,5 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { answerLoopDelayCommands } from './loop-delay.js';
 
 /**
  * The HTTP half of a bare baseline (bare-baseline.ts on SQLite, bare-pg-baseline.ts on
@@ -120,5 +121,6 @@ export function serveBare(
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}`, ...info })}\n`);
+    answerLoopDelayCommands();
   });
 }

@@ -8,6 +8,10 @@ export interface Child<T> {
   readonly process: ChildProcess;
   /** SIGTERM, then wait for the exit (the child stops cleanly and writes any --cpu-prof profile). */
   stop(): Promise<void>;
+  /** Writes a command line on the child's stdin; resolves with the next JSON line it prints. */
+  ask<R>(command: string): Promise<R>;
+  /** Writes a command line on the child's stdin, expecting no answer. */
+  tell(command: string): void;
 }
 
 /** Node flags for every benchmark child, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=bench/results/prof". */
@@ -45,6 +49,28 @@ export async function spawnChild<T>(script: string, env: Record<string, string> 
   return {
     info,
     process: child,
+    tell(command) {
+      child.stdin?.write(`${command}\n`);
+    },
+    ask<R>(command: string) {
+      const answer = new Promise<R>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          lines.off('line', onLine);
+          reject(new Error(`${script} did not answer ${command} within 5 s`));
+        }, 5_000);
+        const onLine = (line: string) => {
+          clearTimeout(timer);
+          try {
+            resolve(JSON.parse(line) as R);
+          } catch {
+            reject(new Error(`${script} answered ${command} with something other than JSON: ${line}`));
+          }
+        };
+        lines.once('line', onLine);
+      });
+      child.stdin?.write(`${command}\n`);
+      return answer;
+    },
     stop() {
       stopped ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

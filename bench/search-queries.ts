@@ -20,20 +20,26 @@ const INTENDED: Record<string, string> = {
 
 export interface SearchReply {
   success?: boolean;
-  results?: Array<{ message?: { content?: string } }>;
+  results?: Array<{ message?: { content?: string }; score?: number }>;
   candidates?: number;
   search_time_ms?: number;
 }
 
 export type Search = (query: string) => Promise<{ ms: number; reply: SearchReply }>;
 
-/** One search_context call on the server at `baseUrl`, timed from send to last byte. */
-export function searcher(agent: Agent, baseUrl: string, token: string, sessionId: string): Search {
+/** One search_context call on the server at `baseUrl` (with `extra` arguments), timed from send to last byte. */
+export function searcher(
+  agent: Agent,
+  baseUrl: string,
+  token: string,
+  sessionId: string,
+  extra: Record<string, unknown> = {},
+): Search {
   const url = `${baseUrl}/mcp/tool/search_context`;
   const auth = { authorization: `Bearer ${token}` };
   return async (query) => {
     const t = performance.now();
-    const res = await post(agent, url, JSON.stringify({ session_id: sessionId, query }), auth);
+    const res = await post(agent, url, JSON.stringify({ session_id: sessionId, query, ...extra }), auth);
     const ms = performance.now() - t;
     const reply = JSON.parse(res.body) as SearchReply;
     if (res.status !== 200 || reply.success !== true)

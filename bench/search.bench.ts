@@ -1,10 +1,15 @@
 /**
- * search_context latency over a 100,000-message session, via POST /mcp/tool/search_context, one
- * client, sequential. The server runs in a child process on a DATA_DIR that was migrated by a first
- * start and then filled directly with better-sqlite3; the first search after the restart catches
- * the search index up (100k messages) and is reported separately.
+ * search_context over a 100,000-message session, via POST /mcp/tool/search_context, one client,
+ * sequential — first alone in the database, then with 1,000,000 messages in ten other sessions
+ * (docs/search-scoping.md). The server runs in a child process on a DATA_DIR migrated by a first
+ * start and filled directly with better-sqlite3 while it is down. The first search after the first
+ * restart waits for the search index to catch up (the 100k), while GET /health is sent in a loop
+ * (its latency is how long the catch-up held the server's event loop); the 1M of the other sessions
+ * are caught up in this process, under perf_hooks.monitorEventLoopDelay, before the second restart.
+ * Recall at 10 of typo queries is measured against a brute-force ranking of the session.
  *
- * Env: BENCH_MESSAGES (100000), BENCH_SEARCH_REPEAT (200), BENCH_KEEP_DATA=1 keeps the data dir,
+ * Env: BENCH_MESSAGES (100000), BENCH_OTHER_MESSAGES (1000000; the "other sessions" phase),
+ * BENCH_SEARCH_REPEAT (200), BENCH_RECALL_QUERIES (10), BENCH_KEEP_DATA=1 keeps the data dir,
  * BENCH_QUIET_PCT (off; on a shared machine, wait up to 60 s for other load to fall under this % of a core).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,19 +19,38 @@ import { spawnChild } from './child.js';
 import { type ServerInfo, environment, envNumber, table, writeResults } from './common.js';
 import { backgroundLoad, waitForQuiet } from './cpu.js';
 import { keepAliveAgent, post, round } from './load.js';
-import { FIRST_QUERY, QUERY_COLUMNS, measureQueries, queryRow, searcher } from './search-queries.js';
+import { catchUpInProcess, recallAt10, typoQueries, whileProbing } from './search-probes.js';
+import {
+  FIRST_QUERY,
+  QUERY_COLUMNS,
+  TYPO_QUERIES,
+  type QueryResult,
+  measureQueries,
+  queryRow,
+  searcher,
+} from './search-queries.js';
 import { seedSqlite } from './seed-messages.js';
 
 const MESSAGES = envNumber('BENCH_MESSAGES', 100_000);
+const OTHER = envNumber('BENCH_OTHER_MESSAGES', 1_000_000);
+const OTHER_SESSIONS = 10;
 const REPEAT = envNumber('BENCH_SEARCH_REPEAT', 200);
+const RECALL_QUERIES = envNumber('BENCH_RECALL_QUERIES', 10);
+
+interface Phase {
+  label: string;
+  catchUp: Awaited<ReturnType<typeof whileProbing>>;
+  queries: Record<string, QueryResult>;
+}
 
 async function main(): Promise<void> {
   const started = performance.now();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'scs-search-bench-'));
+  const file = path.join(dataDir, 'shared-context.db');
+  const agent = keepAliveAgent(2);
   try {
     // 1. First start: migrations, and a real session created through the tool.
     let server = await spawnChild<ServerInfo>('./serve-for-bench.ts', { DATA_DIR: dataDir });
-    const agent = keepAliveAgent(1);
     const created = await post(
       agent,
       `${server.info.url}/mcp/tool/create_session`,
@@ -39,50 +63,137 @@ async function main(): Promise<void> {
     const agentId = server.info.agentId;
     await server.stop();
 
-    // 2. Bulk insert while the server is down.
-    const insertMs = seedSqlite(path.join(dataDir, 'shared-context.db'), sessionId, agentId, MESSAGES);
-    console.log(`search benchmark: ${MESSAGES} messages inserted in ${round(insertMs / 1000, 1)} s`);
-
-    // 3. Second start; the first search catches the index up.
     const quietPct = envNumber('BENCH_QUIET_PCT', 0);
-    const background = quietPct > 0 ? await waitForQuiet(quietPct, 60_000) : await backgroundLoad();
-    if (background !== undefined)
-      console.log(`background load before the searches: ${background}% of a core`);
-    server = await spawnChild<ServerInfo>('./serve-for-bench.ts', { DATA_DIR: dataDir });
-    const search = searcher(agent, server.info.url, server.info.token, sessionId);
+    const phases: Phase[] = [];
+    let recall: Awaited<ReturnType<typeof recallAt10>> | undefined;
+    /** Restart on the data dir, catch up (first search), measure the queries. */
+    const phase = async (label: string, last: boolean): Promise<void> => {
+      const background = quietPct > 0 ? await waitForQuiet(quietPct, 60_000) : await backgroundLoad();
+      if (background !== undefined)
+        console.log(`background load before "${label}": ${background}% of a core`);
+      server = await spawnChild<ServerInfo>('./serve-for-bench.ts', { DATA_DIR: dataDir });
+      const search = searcher(agent, server.info.url, server.info.token, sessionId);
+      const catchUp = await whileProbing(agent, server.info.url, () => search(FIRST_QUERY));
+      console.log(
+        `${label}: first search (catches the index up) ${catchUp.ms} ms; GET /health meanwhile: n ${catchUp.probes.n}, p50 ${catchUp.probes.p50} ms, p99 ${catchUp.probes.p99} ms, max ${catchUp.probes.max} ms`,
+      );
+      phases.push({ label, catchUp, queries: await measureQueries(search, REPEAT) });
+      if (last) {
+        const ranked = searcher(agent, server.info.url, server.info.token, sessionId, {
+          fuzzy_threshold: 0,
+          limit: 10,
+        });
+        const queries = [...TYPO_QUERIES, ...typoQueries(RECALL_QUERIES)];
+        recall = await recallAt10(
+          file,
+          sessionId,
+          { agentId, agentType: 'generic', isAdmin: false },
+          queries,
+          ranked,
+        );
+      }
+      await server.stop();
+    };
 
-    const first = await search(FIRST_QUERY);
-    console.log(
-      `first search ("${FIRST_QUERY}", catches the index up): ${round(first.ms)} ms, ${first.reply.results?.length} results`,
-    );
+    // 2. The session alone.
+    const insertMs = seedSqlite(file, sessionId, agentId, MESSAGES);
+    console.log(`search benchmark: ${MESSAGES} messages inserted in ${round(insertMs / 1000, 1)} s`);
+    await phase(`${MESSAGES} alone`, OTHER === 0);
 
-    const queries = await measureQueries(search, REPEAT);
+    // 3. The same session, with OTHER messages in other sessions (their own vocabularies).
+    let bulk: Awaited<ReturnType<typeof catchUpInProcess>> | undefined;
+    if (OTHER > 0) {
+      let otherMs = 0;
+      for (let s = 0; s < OTHER_SESSIONS; s++) {
+        const other = `session_${(0xbe000 + s).toString(16).padStart(16, '0')}`;
+        otherMs += seedSqlite(file, other, agentId, Math.round(OTHER / OTHER_SESSIONS), {
+          seed: s + 1,
+          createSession: true,
+        });
+      }
+      console.log(
+        `${OTHER} messages in ${OTHER_SESSIONS} other sessions inserted in ${round(otherMs / 1000, 1)} s`,
+      );
+      // The bulk catch-up of those, in this process, its event loop watched by monitorEventLoopDelay.
+      bulk = await catchUpInProcess(file);
+      console.log(
+        `bulk catch-up of ${OTHER} messages: ${round(bulk.ms / 1000, 1)} s (${bulk.messagesPerSecond}/s); event-loop delay p50 ${bulk.loopDelay.p50} ms, p99 ${bulk.loopDelay.p99} ms, max ${bulk.loopDelay.max} ms`,
+      );
+      await phase(`${MESSAGES} + ${OTHER} elsewhere`, true);
+    }
     agent.destroy();
-    await server.stop();
 
-    const typoSamples = Object.values(queries).filter((q) => q.kind === 'typo');
     console.log();
     console.log(
       table(
-        QUERY_COLUMNS,
-        Object.entries(queries).map(([q, r]) => queryRow(q, r)),
+        ['phase', ...QUERY_COLUMNS],
+        phases.flatMap((p) => Object.entries(p.queries).map(([q, r]) => [p.label, ...queryRow(q, r)])),
       ),
     );
-    const worst = typoSamples.reduce((a, b) => (b.p99 > a.p99 ? b : a));
-    console.log(`\nworst typo p99: ${worst.p99} ms; first search (index catch-up): ${round(first.ms)} ms`);
-    const file = writeResults('search.json', {
+    const typo = (p: Phase, key: 'p50' | 'p99') =>
+      Math.max(
+        ...Object.values(p.queries)
+          .filter((q) => q.kind === 'typo')
+          .map((q) => q[key]),
+      );
+    console.log();
+    const summary = phases.map((p) => [
+      p.label,
+      typo(p, 'p50'),
+      typo(p, 'p99'),
+      p.catchUp.ms,
+      p.catchUp.probes.p99,
+      p.catchUp.probes.max,
+    ]);
+    console.log(
+      table(
+        [
+          'phase',
+          'worst typo p50 ms',
+          'worst typo p99 ms',
+          'first search (catch-up) ms',
+          '/health p99 ms during it',
+          '/health max ms',
+        ],
+        summary,
+      ),
+    );
+    const [alone, crowded] = phases;
+    const ratio =
+      alone !== undefined && crowded !== undefined
+        ? {
+            p50: round(typo(crowded, 'p50') / typo(alone, 'p50')),
+            p99: round(typo(crowded, 'p99') / typo(alone, 'p99')),
+          }
+        : undefined;
+    if (ratio !== undefined)
+      console.log(
+        `\nratio with ${OTHER} elsewhere / alone (worst typo query): p50 ×${ratio.p50}, p99 ×${ratio.p99}`,
+      );
+    if (bulk !== undefined)
+      console.log(
+        `bulk catch-up (${OTHER} messages, in process): ${bulk.messagesPerSecond} messages/s, event-loop delay p99 ${bulk.loopDelay.p99} ms, max ${bulk.loopDelay.max} ms`,
+      );
+    if (recall !== undefined)
+      console.log(
+        `recall@10 against brute force (${Object.keys(recall.perQuery).length} typo queries): mean ${recall.mean}, min ${recall.min}`,
+      );
+    const out = writeResults('search.json', {
       environment: environment(),
       settings: {
         messages: MESSAGES,
+        otherMessages: OTHER,
+        otherSessions: OTHER_SESSIONS,
         repeat: REPEAT,
         client: 'POST /mcp/tool/search_context, 1 client, sequential',
       },
-      backgroundLoadPct: background,
       bulkInsertMs: round(insertMs),
-      firstSearch: { query: FIRST_QUERY, ms: round(first.ms), results: first.reply.results?.length ?? 0 },
-      queries,
+      phases,
+      bulkCatchUp: bulk,
+      ratio,
+      recall,
     });
-    console.log(`results: ${file} (${round((performance.now() - started) / 1000, 1)} s)`);
+    console.log(`results: ${out} (${round((performance.now() - started) / 1000, 1)} s)`);
   } finally {
     if (process.env.BENCH_KEEP_DATA === '1') console.log(`data kept in ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });

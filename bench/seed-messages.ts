@@ -16,10 +16,13 @@ type Row = [string, string, string, string, string, string, number];
 const COLUMNS = `session_id, sender, sender_type, content, visibility, message_type, metadata,
   parent_message_id, created_at`;
 
-/** `count` messages of the session, deterministic (seeded), one second apart, ending now. */
-export function* messageRows(sessionId: string, agentId: string, count: number): Generator<Row> {
-  const random = prng(7);
-  const corpus = createCorpus(42);
+/**
+ * `count` messages of the session, deterministic (seeded), one second apart, ending now. Another
+ * `seed` gives another stream, and another vocabulary of filler words (another session's jargon).
+ */
+export function* messageRows(sessionId: string, agentId: string, count: number, seed = 0): Generator<Row> {
+  const random = prng(7 + seed);
+  const corpus = createCorpus(42 + seed);
   const senders = [agentId, 'planner', 'coder-1', 'coder-2', 'reviewer', 'tester', 'researcher', 'ops'];
   const types = ['agent_response', 'finding', 'question', 'decision', 'handoff'];
   const topics = ['auth', 'storage', 'search', 'deploy', 'api', 'ui'];
@@ -41,8 +44,17 @@ export function* messageRows(sessionId: string, agentId: string, count: number):
   }
 }
 
-/** Fills the session in a SQLite file (the server stopped), in one transaction; resolves with the ms it took. */
-export function seedSqlite(file: string, sessionId: string, agentId: string, count: number): number {
+/**
+ * Fills the session in a SQLite file (the server stopped), in one transaction; returns the ms it
+ * took. `seed` picks another stream (messageRows); `createSession` first adds the session's row.
+ */
+export function seedSqlite(
+  file: string,
+  sessionId: string,
+  agentId: string,
+  count: number,
+  options: { seed?: number; createSession?: boolean } = {},
+): number {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -52,7 +64,12 @@ export function seedSqlite(file: string, sessionId: string, agentId: string, cou
   );
   const started = performance.now();
   db.transaction(() => {
-    for (const row of messageRows(sessionId, agentId, count)) insert.run(...row);
+    if (options.createSession === true)
+      db.prepare(
+        `INSERT OR IGNORE INTO sessions (session_id, purpose, status, created_by, created_at, updated_at, metadata)
+        VALUES (?, 'seeded', 'active', ?, 0, 0, 'null')`,
+      ).run(sessionId, agentId);
+    for (const row of messageRows(sessionId, agentId, count, options.seed)) insert.run(...row);
   })();
   db.close();
   return performance.now() - started;

@@ -4,6 +4,7 @@
  * flushes a --cpu-prof profile) on SIGTERM/SIGINT or when stdin closes.
  *
  * Env: DATA_DIR (default: a fresh temp dir, removed on exit), BENCH_AGENT_ID (default bench-agent),
+ * BENCH_NO_SEARCH_INDEX=1 (diagnostic: the search index never catches up, to measure its share),
  * BENCH_EXPERIMENT=stmt-cache (measures a suggestion without touching src/: better-sqlite3's prepare
  * memoized per SQL text, which Kysely's SqliteDriver otherwise calls on every query).
  */
@@ -14,6 +15,7 @@ import Database from 'better-sqlite3';
 import { startApp } from '../src/app/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
+import { answerLoopDelayCommands } from './loop-delay.js';
 
 function cachePreparedStatements(): void {
   const proto = Database.prototype as unknown as { prepare(this: object, source: string): unknown };
@@ -48,6 +50,9 @@ async function main(): Promise<void> {
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
+  // Diagnostic only: the search index's share of a write (its background catch-up never runs).
+  if (process.env.BENCH_NO_SEARCH_INDEX === '1')
+    (app.services.store.searchIndex as unknown as { stop(): void }).stop();
   const agentId = process.env.BENCH_AGENT_ID ?? 'bench-agent';
   const issued = await app.services.auth.authenticateAgent({
     agentId,
@@ -72,6 +77,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ url: app.url, token: issued.token, agentId, apiKey: app.services.secrets.apiKey, dataDir })}\n`,
   );
+  answerLoopDelayCommands();
 }
 
 main().catch((error: unknown) => {

@@ -116,6 +116,26 @@ describe('search_context', () => {
     expect(tiny.length).toBeGreaterThan(0);
   });
 
+  it('a message is found as soon as add_message returned, and only in its own session', async () => {
+    const other = (await callHttpTool(server.url, 'create_session', { purpose: 'elsewhere' }, auth)).body
+      .session_id as string;
+    for (const session of [other, sessionId]) {
+      const { status } = await callHttpTool(
+        server.url,
+        'add_message',
+        {
+          session_id: session,
+          content: `platypus sighting in ${session === other ? 'the other' : 'this'} session`,
+        },
+        auth,
+      );
+      expect(status).toBe(200);
+    }
+    const here = await search({ query: 'platypus sightng', limit: 50 });
+    expect(here.map((r) => r.message.content)).toContain('platypus sighting in this session');
+    expect(here.some((r) => r.message.content.includes('the other'))).toBe(false);
+  });
+
   it('an empty or whitespace query is refused with INVALID_INPUT', async () => {
     const { status, body } = await callHttpTool(
       server.url,

@@ -63,7 +63,10 @@ const AGENT_KEY_SYNC_MS = 1_000;
 export async function createServices(config: Config, logger: Logger): Promise<Services> {
   const secrets = resolveSecrets(config);
   const metrics = new Metrics();
-  const store = await openStore(config.database, { onQuery: (sql, ms) => metrics.dbQuery(sql, ms) });
+  const store = await openStore(config.database, {
+    onQuery: (sql, ms) => metrics.dbQuery(sql, ms),
+    onBackgroundError: (error) => logger.warn({ err: error }, 'database background work failed'),
+  });
   const db = store.db;
   const anon = config.anonymousRateLimit;
   const anonymousLimiter = new TokenBucketRateLimiter(anon.perSecond, anon.burst, {

@@ -1,9 +1,18 @@
 import type { Insertable } from 'kysely';
+import { compiledOnce } from '../store/compiled-query.js';
 import type { Db } from '../store/store.js';
 import type { AuditRow, AuditTable } from '../store/schema.js';
 
-export async function insertAudit(db: Db, row: Insertable<AuditTable>): Promise<void> {
-  await db.insertInto('audit_log').values(row).execute();
+type AuditValues = Required<Omit<Insertable<AuditTable>, 'id'>>;
+
+/** Every write records one: compiled once (src/store/compiled-query.ts). */
+const insertAuditQuery = compiledOnce<AuditValues, never>(
+  ['created_at', 'agent_id', 'action', 'session_id', 'resource', 'details'],
+  (db, row) => db.insertInto('audit_log').values(row),
+);
+
+export async function insertAudit(db: Db, row: AuditValues): Promise<void> {
+  await insertAuditQuery(db, row);
 }
 
 export async function listAudit(

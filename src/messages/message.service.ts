@@ -4,7 +4,7 @@ import { DEFAULT_MAX_REPLY_BYTES, type PageInfo } from '../core/paging.js';
 import { nowMs, toIso } from '../core/time.js';
 import { auditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import { requireSession } from '../sessions/session.service.js';
+import { requireSession, requireSessionStatus } from '../sessions/session.service.js';
 import type { Storage } from '../store/store.js';
 import { type NewestMessages, readMessagePage, readNewestMessages } from './message.pages.js';
 import {
@@ -20,6 +20,8 @@ import type { Viewer, Visibility } from './visibility.js';
 
 /** The visibilities a message may have (for adapters, which do not reach the visibility rule itself). */
 export { VISIBILITIES } from './visibility.js';
+/** Where a count that the counters cannot answer stops (for the tool's description). */
+export { COUNT_SCAN_LIMIT } from './message.repository.js';
 
 export interface NewMessage {
   sessionId: string;
@@ -32,8 +34,19 @@ export interface NewMessage {
 
 export interface MessagePage extends PageInfo<number> {
   messages: MessageView[];
+  /** The visible messages matching the filters, cursors aside (a lower bound when total_count_exact is false). */
   total_count: number;
+  /** Present (false) only when total_count is a lower bound: a thread counted up to COUNT_SCAN_LIMIT. */
+  total_count_exact?: false;
+  /** Present when the caller paged by a deep offset: how to page cheaply instead. */
+  hint?: string;
 }
+
+/**
+ * From this offset on, the reply suggests the cursor: an offset re-reads every message it skips on
+ * each call (docs/pages.md has the figures), `after_id` starts where the last page ended.
+ */
+export const OFFSET_HINT_FROM = 1_000;
 
 export const messageNotFound = (sessionId: string, id: number) =>
   new AppError('MESSAGE_NOT_FOUND', `No message ${id} that you can see exists in session ${sessionId}.`, {
@@ -74,8 +87,7 @@ export class MessageService {
     // the change row recorded below wakes right after the group's COMMIT.
     const written = await this.store.write(
       async (trx) => {
-        const session = await requireSession(trx, input.sessionId);
-        if (session.status === 'archived') {
+        if ((await requireSessionStatus(trx, input.sessionId)) === 'archived') {
           throw new AppError(
             'CONFLICT',
             `Session ${input.sessionId} is archived and takes no new messages.`,
@@ -138,12 +150,18 @@ export class MessageService {
       page,
       this.maxReplyBytes,
     );
-    const total = await countVisibleMessages(this.store.db, viewer, {
-      ...filter,
-      afterId: undefined,
-      beforeId: undefined,
-    });
-    return { messages, ...info, total_count: total };
+    const total = await countVisibleMessages(this.store.db, viewer, filter);
+    return {
+      messages,
+      ...info,
+      total_count: total.n,
+      ...(total.exact ? {} : { total_count_exact: false as const }),
+      ...(page.offset >= OFFSET_HINT_FROM
+        ? {
+            hint: `offset ${page.offset} re-reads the ${page.offset} messages it skips on every call; pass after_id = next_cursor to continue from a page instead.`,
+          }
+        : {}),
+    };
   }
 
   /** Newest `limit` visible messages within the reply budget, oldest first (resources). */

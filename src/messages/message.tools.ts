@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tools/tool.js';
 import { messageIdArg, metadataArg, sessionIdArg } from '../tools/schemas.js';
+import { COUNT_SCAN_LIMIT } from './message.service.js';
 import { VISIBILITIES } from './visibility.js';
 
 const messageType = z
@@ -70,13 +71,18 @@ export const messageTools = [
   defineTool({
     name: 'get_messages',
     title: 'Get messages',
-    description:
-      'Messages you may see, oldest first. To read only what is new since you last looked, pass after_id = the last id you saw (or next_cursor).',
+    description: `Messages you may see, oldest first. To read only what is new since you last looked, pass after_id = the last id you saw (or next_cursor). To page through a long session, pass after_id = next_cursor rather than a growing offset: a deep offset re-reads every message it skips. total_count counts every message you may see under the filters; with thread_id it stops at ${COUNT_SCAN_LIMIT} and says so with total_count_exact: false.`,
     permission: 'read',
     input: {
       session_id: sessionIdArg,
       limit: z.number().int().min(1).max(1000).default(50),
-      offset: z.number().int().min(0).max(1_000_000).default(0),
+      offset: z
+        .number()
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .default(0)
+        .describe('Messages to skip; slow when deep — prefer after_id = next_cursor.'),
       after_id: z.number().int().min(0).optional().describe('Only messages with a larger id.'),
       before_id: z.number().int().min(1).optional().describe('Only messages with a smaller id.'),
       visibility_filter: z
@@ -115,6 +121,7 @@ export const messageTools = [
       limit: z.number().int().min(1).max(1000).default(50),
     },
     annotations: { readOnlyHint: true },
+    waits: true,
     async handler(args, { services, principal, signal }) {
       return services.waiter.wait(
         principal,

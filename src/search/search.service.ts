@@ -1,19 +1,20 @@
-import { partial_ratio } from 'fuzzball';
 import { AppError } from '../core/errors.js';
 import { DEFAULT_MAX_REPLY_BYTES, type PageInfo, jsonBytes, pageInfo, takePage } from '../core/paging.js';
 import { requireSession } from '../sessions/session.service.js';
 import { type MessageView, toMessageView } from '../messages/message.view.js';
 import { type NewestMessages, readMessagePage, readNewestMessages } from '../messages/message.pages.js';
 import type { Viewer, Visibility } from '../messages/visibility.js';
-import type { MessageRow } from '../store/schema.js';
 import type { Db } from '../store/store.js';
 import type { SearchIndex } from './search-index.js';
+import { scoreOf, shortlist } from './scoring.js';
 
 export const SEARCH_SCOPES = ['all', 'public', 'private'] as const;
 export type SearchScope = (typeof SEARCH_SCOPES)[number];
 
-/** How many index candidates the fuzzy scorer re-ranks, at least. */
+/** How many candidates the index returns, at least: the pool the shortlist picks from. */
 const MIN_CANDIDATES = 200;
+/** How many of them the fuzzy scorer scores, at least (partial_ratio costs tens of µs each). */
+const MIN_SCORED = 40;
 const PREVIEW_CHARS = 160;
 
 export interface SearchResult {
@@ -33,13 +34,6 @@ export function matchPreview(content: string, query: string): string {
   const start = at < 0 ? 0 : Math.max(0, at - Math.floor((PREVIEW_CHARS - query.length) / 2));
   const end = Math.min(content.length, start + PREVIEW_CHARS);
   return `${start > 0 ? '…' : ''}${content.slice(start, end)}${end < content.length ? '…' : ''}`;
-}
-
-/** partial_ratio (0–100) of the query against the content, and the metadata when asked. */
-function scoreOf(row: MessageRow, query: string, withMetadata: boolean): number {
-  const content = partial_ratio(query, row.content.toLowerCase(), { full_process: false });
-  if (!withMetadata || row.metadata === 'null') return content;
-  return Math.max(content, partial_ratio(query, row.metadata.toLowerCase(), { full_process: false }));
 }
 
 /** search_context cursors: "<score>:<message id>" of the last result, in (score desc, id desc) order. */
@@ -101,7 +95,7 @@ export class SearchService {
       searchMetadata: input.searchMetadata,
       limit: Math.max(MIN_CANDIDATES, input.limit * 10),
     });
-    const scored = candidates
+    const scored = shortlist(candidates, query, input.searchMetadata, Math.max(MIN_SCORED, input.limit * 4))
       .map((row) => ({ row, score: scoreOf(row, query, input.searchMetadata) }))
       .filter((s) => s.score >= input.fuzzyThreshold)
       .filter(

@@ -1,4 +1,5 @@
 import { type Insertable, sql } from 'kysely';
+import { compiledOnce } from '../store/compiled-query.js';
 import type { Db } from '../store/store.js';
 import type { SessionRow, SessionTable } from '../store/schema.js';
 
@@ -8,6 +9,15 @@ export async function insertSession(db: Db, row: Insertable<SessionTable>): Prom
 
 export async function findSession(db: Db, sessionId: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
+}
+
+/** A session's status alone (each write checks it), compiled once (src/store/compiled-query.ts). */
+const sessionStatusQuery = compiledOnce<{ session_id: string }, { status: string }>(['session_id'], (db, p) =>
+  db.selectFrom('sessions').select('status').where('session_id', '=', p.session_id),
+);
+
+export async function findSessionStatus(db: Db, sessionId: string): Promise<string | undefined> {
+  return (await sessionStatusQuery(db, { session_id: sessionId })).rows[0]?.status;
 }
 
 export interface SessionListFilter {

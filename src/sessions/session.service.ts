@@ -18,6 +18,7 @@ import type { Db, Storage } from '../store/store.js';
 import {
   deleteArchivedSessionsBefore,
   findSession,
+  findSessionStatus,
   insertSession,
   listSessions,
   sessionIdsWithPrefix,
@@ -71,6 +72,13 @@ export async function requireSession(db: Db, sessionId: string): Promise<Session
   const row = await findSession(db, sessionId);
   if (row === undefined) throw sessionNotFound(sessionId);
   return row;
+}
+
+/** The session's status (`active` / `archived`), or SESSION_NOT_FOUND: what a write to it checks. */
+export async function requireSessionStatus(db: Db, sessionId: string): Promise<string> {
+  const status = await findSessionStatus(db, sessionId);
+  if (status === undefined) throw sessionNotFound(sessionId);
+  return status;
 }
 
 /** Cursors are opaque to callers: base64url of "updated_at:session_id". */

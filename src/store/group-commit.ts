@@ -1,5 +1,15 @@
-import { sql } from 'kysely';
 import type { Db } from './store.js';
+
+/**
+ * The savepoint around each write of a batch, run on the batch transaction's connection. They are
+ * statements without parameters or results, two per write: run directly, not as Kysely queries.
+ */
+export interface Savepoints {
+  open(): void;
+  release(): void;
+  /** Undoes the write since `open` and ends the savepoint. */
+  rollback(): void;
+}
 
 interface Job {
   work: (trx: Db) => Promise<unknown>;
@@ -21,7 +31,10 @@ export class GroupCommit {
   private readonly queue: Job[] = [];
   private draining = false;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly savepoints: Savepoints,
+  ) {}
 
   run<T>(work: (trx: Db) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -42,13 +55,12 @@ export class GroupCommit {
         results = await this.db.transaction().execute(async (trx) => {
           const out: Result[] = [];
           for (const job of batch) {
-            await sql`SAVEPOINT write`.execute(trx);
+            this.savepoints.open();
             try {
               out.push({ ok: true, value: await job.work(trx) });
-              await sql`RELEASE write`.execute(trx);
+              this.savepoints.release();
             } catch (error) {
-              await sql`ROLLBACK TO write`.execute(trx);
-              await sql`RELEASE write`.execute(trx);
+              this.savepoints.rollback();
               out.push({ ok: false, error });
             }
           }

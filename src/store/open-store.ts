@@ -5,6 +5,8 @@ import type { Store } from './store.js';
 export interface StoreOptions {
   /** Called after every query with its SQL and duration (metrics). */
   onQuery?: (sql: string, ms: number) => void;
+  /** A failure of the store's background work (SQLite: a WAL checkpoint), for the log. */
+  onBackgroundError?: (error: Error) => void;
 }
 
 /** Opens the configured database and brings its schema up to date. */

@@ -139,6 +139,21 @@ export interface ChangeTable {
   created_at: number;
 }
 
+/** How many messages a session has of one visibility, sender and sender_type (migration 0010). */
+export interface MessageCountTable {
+  session_id: string;
+  visibility: string;
+  sender: string;
+  sender_type: string;
+  n: number;
+}
+
+/** SQLite: the small integer that keys a session's range of the search index (migration 0009). */
+export interface SessionSearchKeyTable {
+  key: Generated<number>;
+  session_id: string;
+}
+
 export interface Database {
   sessions: SessionTable;
   messages: MessageTable;
@@ -153,6 +168,8 @@ export interface Database {
   agent_revocations: AgentRevocationTable;
   mail: MailTable;
   changes: ChangeTable;
+  session_search_keys: SessionSearchKeyTable;
+  message_counts: MessageCountTable;
 }
 
 export type SessionRow = Selectable<SessionTable>;

@@ -15,7 +15,7 @@ export interface ToolContext {
   readonly principal: Principal;
   /** The raw credentials of the request (authenticate_agent reads the X-API-Key header here). */
   readonly credentials: Credentials;
-  /** Aborted when the caller goes away (long-polls stop waiting). */
+  /** Aborted when the caller goes away (long-polls stop waiting); given to tools that `wait`. */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -45,6 +45,8 @@ interface ToolSpec<S extends z.ZodRawShape> {
   readonly permission: Permission | 'none';
   readonly input: S;
   readonly annotations?: ToolAnnotations;
+  /** The handler may wait (a long-poll): transports give it a signal aborted when the caller leaves. */
+  readonly waits?: boolean;
   /** A rule across arguments (e.g. "value or value_json"): returns the problem, or undefined. */
   check?(args: z.infer<WithAuth<S>>): { path: string; message: string } | undefined;
   handler(args: z.infer<WithAuth<S>>, ctx: ToolContext): Promise<ToolResultBody>;
@@ -67,6 +69,8 @@ export interface ToolDefinition {
   /** What tools/list announces: the same arguments in the subset every major model provider accepts. */
   readonly inputJsonSchema: PublishedInputSchema;
   readonly annotations?: ToolAnnotations;
+  /** See ToolSpec.waits; the other tools answer without waiting and get no signal. */
+  readonly waits?: boolean;
   handler(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResultBody>;
 }
 

@@ -8,6 +8,8 @@ import * as changes from './0005-changes.js';
 import * as nodeState from './0006-node-state.js';
 import * as agentRevocations from './0007-agent-revocations.js';
 import * as wordVocabulary from './0008-word-vocabulary.js';
+import * as sessionSearch from './0009-session-search.js';
+import * as messageCounts from './0010-message-counts.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -21,6 +23,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0006-node-state': nodeState,
   '0007-agent-revocations': agentRevocations,
   '0008-word-vocabulary': wordVocabulary,
+  '0009-session-search': sessionSearch,
+  '0010-message-counts': messageCounts,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -40,7 +40,7 @@ export async function handleToolRoute(
     tool,
     args,
     credentialsFromHeaders(req),
-    abortWhenClientLeaves(res),
+    tool.waits === true ? abortWhenClientLeaves(res) : undefined,
   );
   sendToolOutcome(res, outcome);
 }

@@ -54,7 +54,7 @@ export async function tryFastToolCall(
     tool,
     call.params.arguments ?? {},
     credentials,
-    abortWhenClientLeaves(res),
+    tool.waits === true ? abortWhenClientLeaves(res) : undefined,
   );
   const headers: Record<string, string> = { 'mcp-session-id': sessionId };
   // The tool result carries retry_after; the header tells HTTP-level clients and proxies too.
