@@ -23,6 +23,8 @@ const SLICE_MAX = 2_000;
  * a step is one small transaction of its own, so merging never stalls the event loop for long.
  */
 const MERGE_PAGES = 32;
+/** Merge steps after each slice of a catch-up that has more to read. */
+const MERGE_STEPS_PER_SLICE = 2;
 /** How many of a query's rarest trigrams the ranked (and the last-resort) candidate query ORs together. */
 const RARE_GRAMS = 4;
 /** Trigram counts stop here: beyond it a trigram is common, whatever its exact count. */
@@ -112,6 +114,9 @@ export class SqliteSearchIndex implements SearchIndex {
       this.sliceSize = Math.round(Math.min(SLICE_MAX, Math.max(SLICE_MIN, size * scale)));
       if (read < size) return;
       await yieldToEventLoop();
+      // A long catch-up (a bulk import, a restart) merges as it goes: left for the end, its new
+      // segments would pile up to FTS5's crisis merge, one unbounded merge inside an insert.
+      await this.mergeSteps(db, MERGE_STEPS_PER_SLICE);
     }
   }
 
@@ -124,14 +129,15 @@ export class SqliteSearchIndex implements SearchIndex {
     if (this.merging) return;
     this.merging = true;
     try {
-      await this.mergeSteps(db);
+      await this.mergeSteps(db, Number.POSITIVE_INFINITY);
     } finally {
       this.merging = false;
     }
   }
 
-  private async mergeSteps(db: Db): Promise<void> {
-    for (;;) {
+  /** Up to `steps` merge steps; false when FTS5 had nothing left to merge. */
+  private async mergeSteps(db: Db, steps: number): Promise<boolean> {
+    for (let step = 0; step < steps; step++) {
       const worked = await db.transaction().execute(async (trx) => {
         const before = await sql<{ n: number }>`SELECT total_changes() AS n`.execute(trx);
         await sql`INSERT INTO message_search (message_search, rank) VALUES ('merge', ${MERGE_PAGES})`.execute(
@@ -140,9 +146,10 @@ export class SqliteSearchIndex implements SearchIndex {
         const after = await sql<{ n: number }>`SELECT total_changes() AS n`.execute(trx);
         return (after.rows[0]?.n ?? 0) - (before.rows[0]?.n ?? 0) >= 2;
       });
-      if (!worked) return;
+      if (!worked) return false;
       await yieldToEventLoop();
     }
+    return true;
   }
 
   /**
