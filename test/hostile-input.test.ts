@@ -77,7 +77,8 @@ const HOSTILE_KEYS = [
 ];
 
 /** Tables the server fills on its own, off the request path (search index batches, presence). */
-const VOLATILE_TABLES = /^(message_search|search_index_state|session_search_keys|sqlite_)/;
+const VOLATILE_TABLES =
+  /^(message_search|search_index_state|session_search_keys|session_search_words|sqlite_)/;
 const VOLATILE_COLUMNS = new Set(['last_activity', 'last_heartbeat']);
 
 describe(`hostile input (HOSTILE_SEED=${SEED})`, () => {

@@ -8,22 +8,23 @@ import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedSqlite } from '../bench/seed-messages.js';
 import { recordChange } from '../src/store/change-feed.js';
-import { sessionTokens } from '../src/store/migrations/0009-session-search.js';
+import { sessionWordTokens } from '../src/store/migrations/0011-word-search.js';
 import { migrationProvider } from '../src/store/migrations/index.js';
+import { SearchService } from '../src/search/search.service.js';
 import type { Database } from '../src/store/schema.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite.store.js';
 import { callHttpTool, startTestServer, tokenFor } from './helpers/server.js';
 
 const run = promisify(execFile);
 
-/** The index entries (rowids = message ids) whose text contains `word`, in a session (migration 0009's tokens). */
+/** The index entries (rowids = message ids) whose text has `word`, in a session (migration 0011's tokens). */
 function entriesWith(db: BetterSqlite3.Database, sessionId: string, word: string): number[] {
   const key = db.prepare('SELECT key FROM session_search_keys WHERE session_id = ?').get(sessionId) as
     { key: number } | undefined;
   if (key === undefined) return [];
   const rows = db
     .prepare('SELECT rowid FROM message_search WHERE message_search MATCH ? ORDER BY rowid')
-    .all(`"${sessionTokens(key.key, word)}"`) as Array<{ rowid: number }>;
+    .all(`"${sessionWordTokens(key.key, [word])}"`) as Array<{ rowid: number }>;
   return rows.map((r) => r.rowid);
 }
 
@@ -64,6 +65,50 @@ describe('the SQLite search index', () => {
     check.close();
     expect({ errors, childErrors: child.errors }).toEqual({ errors: 0, childErrors: 0 });
     expect(indexed.length).toBe(written);
+  });
+});
+
+describe('the session vocabulary shared by processes on one file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'scs-vocabulary-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('corrects a typo of a word another process indexed after this one loaded the vocabulary', async () => {
+    const file = path.join(dir, 'shared.db');
+    const [writer, reader] = [await openSqliteStore(file), await openSqliteStore(file)];
+    const sessionId = 'session_0000000000000001';
+    const viewer = { agentId: 'x', agentType: 'generic', isAdmin: false };
+    const write = async (content: string) =>
+      writer.write(async (trx) => {
+        const inserted = await sql<{ id: number }>`INSERT INTO messages
+          (session_id, sender, sender_type, content, visibility, message_type, metadata, created_at)
+          VALUES (${sessionId}, 'x', 'g', ${content}, 'public', 'm', 'null', 0) RETURNING id`.execute(trx);
+        await recordChange(trx, 'message', sessionId, 'x', inserted.rows[0]!.id);
+      });
+    const search = async (query: string) =>
+      (
+        await new SearchService(reader.db, reader.searchIndex).searchContext(viewer, {
+          sessionId,
+          query,
+          fuzzyThreshold: 60,
+          limit: 10,
+          searchMetadata: true,
+          scope: 'all',
+        })
+      ).results.map((r) => r.message.content);
+    try {
+      await sql`INSERT INTO sessions VALUES (${sessionId}, 'p', 'active', 'x', 0, 0, 'null')`.execute(
+        writer.db,
+      );
+      await write('the okapi grazes');
+      expect(await search('okapy')).toEqual(['the okapi grazes']);
+      // The writer indexes the next message (and its new words); the reader's vocabulary is loaded.
+      await write('a pangolin sleeps');
+      await writer.searchIndex.catchUp(writer.db);
+      expect(await search('pangolni')).toEqual(['a pangolin sleeps']);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
   });
 });
 

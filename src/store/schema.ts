@@ -154,6 +154,13 @@ export interface SessionSearchKeyTable {
   session_id: string;
 }
 
+/** SQLite: every distinct word of a session's messages, once (migration 0011): what typos are corrected against. */
+export interface SessionSearchWordTable {
+  id: Generated<number>;
+  key: number;
+  word: string;
+}
+
 export interface Database {
   sessions: SessionTable;
   messages: MessageTable;
@@ -169,6 +176,7 @@ export interface Database {
   mail: MailTable;
   changes: ChangeTable;
   session_search_keys: SessionSearchKeyTable;
+  session_search_words: SessionSearchWordTable;
   message_counts: MessageCountTable;
 }
 

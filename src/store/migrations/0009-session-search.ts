@@ -45,6 +45,40 @@ export const MESSAGE_SEARCH_TABLE = `CREATE VIRTUAL TABLE message_search USING f
 const REINDEX_BATCH = 2_000;
 
 /**
+ * Rebuilds the index entry of every message the index had reached (those without a change after
+ * its cursor: the background catch-up indexes the rest), in batches, each message's content and
+ * metadata given to FTS5 as `tokens` makes them for its session's key, and `afterBatch` called after
+ * each batch. Sessions must have their keys.
+ */
+export async function reindexMessages(
+  db: Kysely<unknown>,
+  tokens: (key: number, text: string) => string,
+  afterBatch?: () => Promise<void>,
+): Promise<void> {
+  const pending = new Set(
+    (
+      await sql<{ id: number }>`SELECT CAST(ref AS INTEGER) AS id FROM changes WHERE kind = 'message'
+        AND cursor > (SELECT last_id FROM search_index_state WHERE name = 'changes')`.execute(db)
+    ).rows.map((r) => r.id),
+  );
+  for (let after = 0; ;) {
+    const rows = await sql<{ id: number; key: number; content: string; metadata: string }>`SELECT
+        messages.id, session_search_keys.key, messages.content, messages.metadata
+      FROM messages JOIN session_search_keys ON session_search_keys.session_id = messages.session_id
+      WHERE messages.id > ${after} ORDER BY messages.id LIMIT ${REINDEX_BATCH}`.execute(db);
+    const last = rows.rows.at(-1);
+    if (last === undefined) break;
+    after = last.id;
+    const entries = rows.rows
+      .filter((r) => !pending.has(r.id))
+      .map((r) => [r.id, tokens(r.key, r.content), tokens(r.key, r.metadata)]);
+    await sql`INSERT INTO message_search (rowid, content, metadata)
+      SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(${JSON.stringify(entries)})`.execute(db);
+    await afterBatch?.();
+  }
+}
+
+/**
  * SQLite: the search index is keyed by session (docs/search-scoping.md). Each session with messages
  * gets a small integer key, assigned when its first message is indexed, and every trigram is indexed
  * as a token of its session (`sessionTokens`), so each session has doclists of its own: a search
@@ -68,29 +102,9 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   // FTS5 merges its segments inside the COMMIT of whichever insert crosses a threshold: a stall of
   // unbounded length. The index merges in bounded steps of its own instead (sqlite-search-index.ts).
   await sql`INSERT INTO message_search (message_search, rank) VALUES ('automerge', 0)`.execute(db);
-  // Messages the index had reached: those without a change after its cursor.
-  const pending = new Set(
-    (
-      await sql<{ id: number }>`SELECT CAST(ref AS INTEGER) AS id FROM changes WHERE kind = 'message'
-        AND cursor > (SELECT last_id FROM search_index_state WHERE name = 'changes')`.execute(db)
-    ).rows.map((r) => r.id),
-  );
   await sql`INSERT INTO session_search_keys (session_id)
     SELECT DISTINCT session_id FROM messages ORDER BY session_id`.execute(db);
-  for (let after = 0; ;) {
-    const rows = await sql<{ id: number; key: number; content: string; metadata: string }>`SELECT
-        messages.id, session_search_keys.key, messages.content, messages.metadata
-      FROM messages JOIN session_search_keys ON session_search_keys.session_id = messages.session_id
-      WHERE messages.id > ${after} ORDER BY messages.id LIMIT ${REINDEX_BATCH}`.execute(db);
-    const last = rows.rows.at(-1);
-    if (last === undefined) break;
-    after = last.id;
-    const entries = rows.rows
-      .filter((r) => !pending.has(r.id))
-      .map((r) => [r.id, sessionTokens(r.key, r.content), sessionTokens(r.key, r.metadata)]);
-    await sql`INSERT INTO message_search (rowid, content, metadata)
-      SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(${JSON.stringify(entries)})`.execute(db);
-  }
+  await reindexMessages(db, (key, text) => sessionTokens(key, text));
   // Deletes are rare (retention, session purge): a trigger keeps the index exact for them.
   await sql`CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
     DELETE FROM message_search WHERE rowid = old.id; END`.execute(db);

@@ -10,6 +10,7 @@ import * as agentRevocations from './0007-agent-revocations.js';
 import * as wordVocabulary from './0008-word-vocabulary.js';
 import * as sessionSearch from './0009-session-search.js';
 import * as messageCounts from './0010-message-counts.js';
+import * as wordSearch from './0011-word-search.js';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0008-word-vocabulary': wordVocabulary,
   '0009-session-search': sessionSearch,
   '0010-message-counts': messageCounts,
+  '0011-word-search': wordSearch,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

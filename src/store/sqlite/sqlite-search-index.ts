@@ -1,17 +1,10 @@
 import { type RawBuilder, sql } from 'kysely';
 import { visibleTo } from '../../messages/visibility.js';
-import {
-  type CandidateQuery,
-  type SearchIndex,
-  type Split,
-  piecesOf,
-  splitsOf,
-  trigramsOf,
-  wordsOf,
-} from '../../search/search-index.js';
-import { sessionTokens } from '../migrations/0009-session-search.js';
+import type { CandidateQuery, SearchIndex } from '../../search/search-index.js';
+import { sessionWordTokens, wordsOfText } from '../migrations/0011-word-search.js';
 import type { MessageRow } from '../schema.js';
 import type { Db } from '../store.js';
+import { SearchVocabulary } from './search-vocabulary.js';
 
 /** The work one catch-up slice aims at, in ms of the event loop, before it yields. */
 const SLICE_MS = 4;
@@ -25,44 +18,37 @@ const SLICE_MAX = 2_000;
 const MERGE_PAGES = 32;
 /** Merge steps after each slice of a catch-up that has more to read. */
 const MERGE_STEPS_PER_SLICE = 2;
-/** How many of a query's rarest trigrams the ranked (and the last-resort) candidate query ORs together. */
-const RARE_GRAMS = 4;
-/** Trigram counts stop here: beyond it a trigram is common, whatever its exact count. */
-const RARE_CAP = 100;
+/** Words of the vocabulary tried for each word of a query, closest first. */
+const VARIANTS = 8;
+/** Phrases of variants tried for a query of several words (the closest combinations first). */
+const PHRASES = 16;
 
-/**
- * FTS5 expressions over one session's tokens (migration 0009): a text of 3+ characters as the
- * phrase of its trigrams' tokens, which matches where the text occurs, as with the trigram tokenizer.
- */
-class SessionTerms {
-  constructor(private readonly key: number) {}
+/** An FTS5 phrase of a session's words, which matches where they follow each other. */
+const phraseOf = (key: number, words: readonly string[]): string => `"${sessionWordTokens(key, words)}"`;
+const anyOf = (expressions: string[]): string => `(${expressions.join(' OR ')})`;
+const allOf = (expressions: string[]): string => `(${expressions.join(' AND ')})`;
 
-  phrase(text: string): string {
-    return `"${sessionTokens(this.key, text)}"`;
-  }
-
-  anyOf(texts: string[]): string {
-    return `(${texts.map((t) => this.phrase(t)).join(' OR ')})`;
-  }
-
-  /** A word by any of its splits: its intact piece, and one trigram of the rest of it when there are some. */
-  splits(splits: Split[]): string {
-    const each = splits.map((s) =>
-      s.rest.length === 0 ? this.phrase(s.intact) : `(${this.phrase(s.intact)} AND ${this.anyOf(s.rest)})`,
-    );
-    return `(${each.join(' OR ')})`;
-  }
+/** Up to `limit` combinations of one variant per word, the closest (fewest edits in all) first. */
+function combinations(groups: string[][], edits: number[][], limit: number): string[][] {
+  let out: Array<{ words: string[]; edits: number }> = [{ words: [], edits: 0 }];
+  groups.forEach((group, g) => {
+    const next: Array<{ words: string[]; edits: number }> = [];
+    for (const prefix of out)
+      group.forEach((word, v) =>
+        next.push({ words: [...prefix.words, word], edits: prefix.edits + edits[g]![v]! }),
+      );
+    out = next.sort((a, b) => a.edits - b.edits).slice(0, limit);
+  });
+  return out.map((c) => c.words);
 }
 
-const allOf = (expressions: string[]): string => `(${expressions.join(' AND ')})`;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-type Order = 'newest' | 'rank';
-
 /**
- * SQLite FTS5 over the trigrams of message content and metadata, each indexed as a token of its
- * session (migration 0009, docs/search-scoping.md): a search reads only its session's doclists, so
- * its cost grows with the session, not the database. The table is contentless and fed from the
+ * SQLite FTS5 over the words of message content and metadata, each indexed as a token of its
+ * session (migrations 0009 and 0011, docs/search-scoping.md): a search reads only its session's
+ * doclists, so its cost grows with the session, not the database. Typos are corrected against the
+ * session's vocabulary before the index is asked. The table is contentless and fed from the
  * change feed in small slices that yield to the event loop between them; a search first catches
  * the index up, so a confirmed message is always searchable.
  */
@@ -71,6 +57,7 @@ export class SqliteSearchIndex implements SearchIndex {
   private running: Promise<void> | undefined;
   private merging = false;
   private sliceSize = SLICE_MIN;
+  private readonly vocabulary = new SearchVocabulary();
 
   constructor(private readonly db: Db) {}
 
@@ -179,15 +166,25 @@ export class SqliteSearchIndex implements SearchIndex {
         JOIN session_search_keys ON session_search_keys.session_id = messages.session_id
         WHERE ${slice}`.execute(trx);
       if (rows.rows.length > 0) {
-        const entries = rows.rows.map((r) => [
-          r.id,
-          sessionTokens(r.key, r.content),
-          sessionTokens(r.key, r.metadata),
-        ]);
+        const vocabularies = await this.vocabulary.of(trx, new Set(rows.rows.map((r) => r.key)));
+        const fresh = new Map<string, [number, string]>();
+        const tokens = (key: number, text: string): string => {
+          const words = wordsOfText(text);
+          const known = vocabularies.get(key)!.words;
+          for (const word of words) if (!known.has(word)) fresh.set(`${key} ${word}`, [key, word]);
+          return sessionWordTokens(key, words);
+        };
+        const entries = rows.rows.map((r) => [r.id, tokens(r.key, r.content), tokens(r.key, r.metadata)]);
         await sql`INSERT INTO message_search (rowid, content, metadata)
           SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(${JSON.stringify(entries)})`.execute(
           trx,
         );
+        // New words join the session's vocabulary (the next use reads them back into memory).
+        if (fresh.size > 0)
+          await sql`INSERT OR IGNORE INTO session_search_words (key, word)
+            SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify([...fresh.values()])})`.execute(
+            trx,
+          );
       }
       await sql`UPDATE search_index_state SET last_id = ${upTo} WHERE name = 'changes'`.execute(trx);
       return n;
@@ -195,56 +192,47 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   /**
-   * Up to `limit` visible messages of the session, best first, in tiers: messages containing the
-   * query (they score 100); messages containing, for every word (then any word) of the query, a
-   * piece a one-edit typo leaves intact and a trigram of the rest of the word (search-index.ts); the
-   * hits of the query's trigrams that are rare in the session, ranked; the pieces alone; and, while
-   * still short, the newest hits of its least common trigrams. Each tier but the ranked one is
-   * newest first, which FTS5 serves by walking the session's doclists backwards and stopping at the
-   * limit — no tier scores every hit.
+   * Up to `limit` visible messages of the session, best first, in tiers, each newest first (FTS5
+   * walks the session's doclists backwards and stops at the limit — no tier scores every hit): the
+   * query's words as a phrase (these contain the query); phrases of the words the session's
+   * vocabulary offers for them (the word itself, words holding it, one- or two-edit typos of it);
+   * messages holding such a word for every word of the query; then for any word.
    */
   async candidates(db: Db, q: CandidateQuery): Promise<MessageRow[]> {
     const scope = q.visibility === undefined ? sql`` : sql`AND messages.visibility = ${q.visibility}`;
-    const grams = trigramsOf(q.query);
-    if (grams.length === 0) return this.scan(db, q, scope);
+    const words = wordsOfText(q.query);
+    if (q.query.length < 3 || words.length === 0) return this.scan(db, q, scope);
     const key = await this.keyOf(db, q.sessionId);
     if (key === undefined) return [];
-    const terms = new SessionTerms(key);
+    const vocabulary = (await this.vocabulary.of(db, [key])).get(key)!;
+    const variants = words.map((word) => vocabulary.variants(word, VARIANTS));
+    const groups = variants.filter((v) => v.length > 0);
+    if (groups.length === 0) return [];
     const column = q.searchMetadata ? '' : 'content : ';
     const found = new Map<number, MessageRow>();
-    const take = async (expression: string, order: Order = 'newest'): Promise<void> => {
+    const take = async (expression: string): Promise<void> => {
       if (found.size >= q.limit) return;
       // Each tier asks for `limit` rows and keeps the new ones.
-      for (const row of await this.match(db, q, `${column}${expression}`, scope, order)) {
+      for (const row of await this.match(db, q, `${column}${expression}`, scope)) {
         if (found.size >= q.limit) break;
         if (!found.has(row.id)) found.set(row.id, row);
       }
     };
-    // 1. The query itself: these score 100.
-    await take(terms.phrase(q.query));
-    const words = wordsOf(q.query);
-    const strong = words
-      .map(splitsOf)
-      .filter((splits) => splits.length > 0)
-      .map((splits) => terms.splits(splits));
-    const weak = words
-      .map(piecesOf)
-      .filter((pieces) => pieces.length > 0)
-      .map((pieces) => terms.anyOf(pieces));
-    // 2. Every word (then any word) by an intact piece and a trigram of the rest of it.
-    await take(allOf(strong));
-    if (strong.length > 1) await take(`(${strong.join(' OR ')})`);
-    if (found.size < q.limit) {
-      // 3. Rare trigrams hit few messages: ranking all their hits (bm25: most of them first) is cheap.
-      const counted = await this.counted(db, terms, grams);
-      const rare = counted.filter((c) => c.n < RARE_CAP);
-      if (rare.length > 0) await take(terms.anyOf(rare.slice(0, RARE_GRAMS).map((c) => c.gram)), 'rank');
-      // 4. Every word (then any word) by an intact piece alone.
-      await take(allOf(weak));
-      if (weak.length > 1) await take(`(${weak.join(' OR ')})`);
-      // 5. When every trigram is common, the newest hits of the least common ones.
-      if (found.size < q.limit / 2 && counted.length > 0)
-        await take(terms.anyOf(counted.slice(0, RARE_GRAMS).map((c) => c.gram)));
+    // 1. The query's words as they are, in order.
+    if (variants.every((v) => v[0]?.edits === 0 && v[0].word === words[variants.indexOf(v)]))
+      await take(phraseOf(key, words));
+    // 2. Phrases of the closest variants of each word (words the session does not have are left out).
+    const phrases = combinations(
+      groups.map((g) => g.map((v) => v.word)),
+      groups.map((g) => g.map((v) => v.edits)),
+      PHRASES,
+    );
+    await take(anyOf(phrases.map((p) => phraseOf(key, p))));
+    if (groups.length > 1) {
+      const each = groups.map((g) => anyOf(g.map((v) => phraseOf(key, [v.word]))));
+      // 3. A variant of every word anywhere in the message; 4. of any word.
+      await take(allOf(each));
+      await take(anyOf(each));
     }
     return [...found.values()];
   }
@@ -259,44 +247,23 @@ export class SqliteSearchIndex implements SearchIndex {
     return row?.key;
   }
 
-  /**
-   * The query's trigrams that occur in the session, rarest first, with their counts. Each is counted
-   * only up to RARE_CAP (a common trigram such as "the" costs RARE_CAP steps, not its whole
-   * doclist); trigrams absent from the session are usually the typo.
-   */
-  private async counted(
-    db: Db,
-    terms: SessionTerms,
-    grams: string[],
-  ): Promise<Array<{ gram: string; n: number }>> {
-    const counted: Array<{ gram: string; n: number }> = [];
-    for (const gram of grams) {
-      const row = await sql<{ n: number }>`SELECT count(*) AS n FROM (SELECT rowid FROM message_search
-        WHERE message_search MATCH ${terms.phrase(gram)} LIMIT ${RARE_CAP})`.execute(db);
-      counted.push({ gram, n: row.rows[0]?.n ?? 0 });
-    }
-    return counted.filter((c) => c.n > 0).sort((a, b) => a.n - b.n);
-  }
-
-  /** The newest (or best by bm25) `q.limit` visible messages matching an FTS5 expression. */
+  /** The newest `q.limit` visible messages matching an FTS5 expression. */
   private async match(
     db: Db,
     q: CandidateQuery,
     expression: string,
     scope: RawBuilder<unknown>,
-    order: Order,
   ): Promise<MessageRow[]> {
-    const orderBy = order === 'rank' ? sql`message_search.rank` : sql`message_search.rowid DESC`;
     // The session's tokens already confine the match to it; session_id guards the join all the same.
     const rows = await sql<MessageRow>`SELECT messages.* FROM message_search
       JOIN messages ON messages.id = message_search.rowid
       WHERE message_search MATCH ${expression}
         AND messages.session_id = ${q.sessionId} AND ${visibleTo(q.viewer)} ${scope}
-      ORDER BY ${orderBy} LIMIT ${q.limit}`.execute(db);
+      ORDER BY message_search.rowid DESC LIMIT ${q.limit}`.execute(db);
     return rows.rows;
   }
 
-  /** Under three characters a trigram index cannot help: a bounded substring scan of the session. */
+  /** Under three characters (or without a letter or digit) a bounded substring scan of the session. */
   private async scan(db: Db, q: CandidateQuery, scope: RawBuilder<unknown>): Promise<MessageRow[]> {
     const like = `%${q.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const meta = q.searchMetadata ? sql`OR lower(messages.metadata) LIKE ${like} ESCAPE '\\'` : sql``;
