@@ -263,7 +263,11 @@ async function main(): Promise<void> {
         ? `, server ${r.cpu.serverUsPerRequest} µs CPU/req, other load ${r.cpu.otherCorePct}% of a core`
         : '';
       const delay = r.loopDelay
-        ? `, event-loop delay p99 ${r.loopDelay.p99} ms (max ${r.loopDelay.max})`
+        ? `, event-loop delay p99 ${r.loopDelay.p99} ms (max ${r.loopDelay.max})${
+            r.loopDelay.gc
+              ? `, GC ${r.loopDelay.gc.minor} minor ${r.loopDelay.gc.minorMs} ms + ${r.loopDelay.gc.major} major ${r.loopDelay.gc.majorMs} ms`
+              : ''
+          }`
         : '';
       console.log(
         `${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms${cpu}${delay}${r.errors > 0 ? `, ${r.errors} errors (${r.firstError})` : ''}`,

@@ -1,37 +1,43 @@
 /**
  * The real server, started in-process via startApp, for a benchmark child process. Prints one JSON
  * line on stdout once it listens: { url, token, agentId, apiKey, dataDir }. Stops cleanly (and so
- * flushes a --cpu-prof profile) on SIGTERM/SIGINT or when stdin closes.
+ * flushes a --cpu-prof profile) on SIGTERM/SIGINT or when stdin closes. V8 is tuned as the
+ * server's command line tunes it (src/cli/v8-tuning.ts).
  *
  * Env: DATA_DIR (default: a fresh temp dir, removed on exit), BENCH_AGENT_ID (default bench-agent),
  * BENCH_NO_SEARCH_INDEX=1 (diagnostic: the search index never catches up, to measure its share),
- * BENCH_EXPERIMENT=stmt-cache (measures a suggestion without touching src/: better-sqlite3's prepare
- * memoized per SQL text, which Kysely's SqliteDriver otherwise calls on every query).
+ * BENCH_ALLOC_PROFILE=<file.heapprofile> (diagnostic: V8's sampling heap profiler over the server's
+ * life, garbage included — where the allocation that feeds GC comes from; `tsx bench/alloc-summary.ts`;
+ * with BENCH_ALLOC_LIVE=1 only what is still alive at the end).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { startApp } from '../src/app/app.js';
+import { tuneV8ForServer } from '../src/cli/v8-tuning.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { answerLoopDelayCommands } from './loop-delay.js';
 
-function cachePreparedStatements(): void {
-  const proto = Database.prototype as unknown as { prepare(this: object, source: string): unknown };
-  const prepare = proto.prepare;
-  const caches = new WeakMap<object, Map<string, unknown>>();
-  proto.prepare = function (this: object, source: string) {
-    let cache = caches.get(this);
-    if (cache === undefined) caches.set(this, (cache = new Map()));
-    let statement = cache.get(source);
-    if (statement === undefined) cache.set(source, (statement = prepare.call(this, source)));
-    return statement;
+/** Starts V8's sampling heap profiler, counting objects GC collected too; resolves to a writer of the profile. */
+async function sampleAllocations(file: string): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: process.env.BENCH_ALLOC_LIVE !== '1',
+    includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_LIVE !== '1',
+  });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(profile));
   };
 }
 
 async function main(): Promise<void> {
-  if (process.env.BENCH_EXPERIMENT === 'stmt-cache') cachePreparedStatements();
+  tuneV8ForServer();
   const ownDir = process.env.DATA_DIR === undefined;
   const dataDir = process.env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'scs-bench-'));
   const config = loadConfig({
@@ -61,10 +67,14 @@ async function main(): Promise<void> {
     requestedPermissions: ['read', 'write'],
   });
 
+  const allocations = process.env.BENCH_ALLOC_PROFILE;
+  const writeAllocations = allocations === undefined ? undefined : await sampleAllocations(allocations);
+
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    await writeAllocations?.();
     await app.stop();
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);

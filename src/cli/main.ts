@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
+import { tuneV8ForServer } from './v8-tuning.js';
 
 /*
  * The command line's entry. It imports the commands only after the V8 setting below: loading the
@@ -14,6 +15,7 @@ const GROWTH_FLAG = '--semi-space-growth-factor';
 const nodeArgs = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
 const tuneGrowth = !nodeArgs.some((arg) => arg.startsWith(GROWTH_FLAG));
 if (tuneGrowth) setFlagsFromString(`${GROWTH_FLAG}=1`);
+tuneV8ForServer();
 
 // Whatever this process creates (database, keys, runtime file) is private even before the code
 // that creates it narrows the mode; each of those places sets 0600/0700 itself all the same.
