@@ -19,24 +19,20 @@ function lcs(a: string, b: string): number {
   return previous[b.length] as number;
 }
 
-/** The best 2·LCS / (|s1| + |window|) over RapidFuzz's windows of s2 for s1 (|s1| ≤ |s2|). */
+/** The best 2·LCS / (|s1| + |window|) over the windows of s2 as long as s1 (|s1| ≤ |s2|). */
 function bestWindow(s1: string, s2: string): number {
   const m = s1.length;
   const n = s2.length;
   const windows: string[] = [];
   for (let i = 0; i + m <= n; i++) windows.push(s2.slice(i, i + m));
-  for (let i = 1; i < m; i++) windows.push(s2.slice(0, i));
-  for (let i = n - m + 1; i < n; i++) windows.push(s2.slice(i));
   return Math.max(0, ...windows.map((w) => (2 * lcs(s1, w)) / (m + w.length)));
 }
 
-/** RapidFuzz's partial_ratio by brute force, rounded: every window, both ways when as long. */
+/** partial_ratio by brute force, rounded: every window as long as the shorter string. */
 function reference(query: string, text: string): number {
   if (query.length === 0 || text.length === 0) return 0;
   const [short, long] = query.length <= text.length ? [query, text] : [text, query];
-  let best = bestWindow(short, long);
-  if (short.length === long.length) best = Math.max(best, bestWindow(long, short));
-  return Math.round(100 * best);
+  return Math.round(100 * bestWindow(short, long));
 }
 
 function randomString(random: () => number, alphabet: string, length: number): string {
@@ -114,10 +110,12 @@ describe('partialRatio', () => {
       expect(partialRatio(query, text)).toBe(reference(query, text));
   });
 
-  it('compares equal-length strings both ways, as RapidFuzz does', () => {
-    // Whole strings: LCS 1 of 2 + 2 is 50; the prefix "b" of "ba" against "ab" is 2·1 / 3.
-    expect(partialRatio('ab', 'ba')).toBe(67);
-    expect(partialRatio('ab', 'ba')).toBe(reference('ab', 'ba'));
+  it('scores a phrase the same wherever it sits in a text (no windows shorter than the query)', () => {
+    // Whole strings: LCS 1 of 2 + 2 is 50 (RapidFuzz's prefix window "b" would give 2·1 / 3).
+    expect(partialRatio('ab', 'ba')).toBe(50);
+    const inside = partialRatio('databse migraton', 'we ran the database migration today');
+    expect(partialRatio('databse migraton', 'database migration today')).toBe(inside);
+    expect(partialRatio('databse migraton', 'we ran the database migration')).toBe(inside);
   });
 
   it('compares UTF-16 code units, letters beyond Latin-1 included', () => {
@@ -148,21 +146,30 @@ describe('partialRatio', () => {
     expect(score).toBeGreaterThanOrEqual(partial_ratio(query, text, { full_process: false }));
   });
 
-  it('never scores below fuzzball on typo queries in long message text (its windows are a subset)', () => {
-    // fuzzball rounds each window's ratio before taking the max; rounding is monotone, so the max
-    // of rounded ratios over a subset of windows cannot exceed the rounded max over all of them.
+  it('scores typo queries in long message text at least as fuzzball does, but for its shorter windows at the end', () => {
+    // fuzzball tries a subset of the full-length windows (and rounds each window's ratio before the
+    // max, which is monotone), plus windows cut short by the end of the text, which are left out
+    // here (see partial-ratio.ts): only those can score above ours, and only a little.
     const corpus = createCorpus(7);
     const random = prng(2024);
     const words = corpus.vocabulary.filter((w) => /^[a-z]{7,}$/.test(w));
     let higher = 0;
+    let lower = 0;
     for (let round = 0; round < 1000; round++) {
       const text = `${corpus.message()} ${corpus.message()}`.toLowerCase();
       const query = typo(words[Math.floor(random() * words.length)] as string, random);
       const ours = partialRatio(query, text);
       const theirs = partial_ratio(query, text, { full_process: false });
-      expect(ours, JSON.stringify([query, text])).toBeGreaterThanOrEqual(theirs);
+      if (ours < theirs) {
+        lower++;
+        // Only an end window can beat ours: fuzzball's score is then that of a suffix of the text.
+        const end = text.slice(text.length - query.length + 1);
+        expect(theirs - ours, JSON.stringify([query, text])).toBeLessThanOrEqual(5);
+        expect(partial_ratio(query, end, { full_process: false }), end).toBeGreaterThan(ours);
+      }
       if (ours > theirs) higher++;
     }
+    expect(lower).toBeLessThan(20);
     // fuzzball's block-start windows miss the best alignment often on long texts.
     expect(higher).toBeGreaterThan(0);
   });

@@ -1,10 +1,11 @@
 /**
- * RapidFuzz's `fuzz.partial_ratio`, exact and fast: the best `ratio` (100 × 2·LCS / total length,
- * i.e. one minus the normalized indel distance) of the shorter string (the needle, m code units)
- * against the windows of the longer one — every full-length window, plus the prefixes and
- * suffixes shorter than the needle (the windows of RapidFuzz's `partial_ratio_short_needle`;
- * RapidFuzz itself only tries windows at difflib-like matching blocks for needles over 64, where
- * this stays exact and so scores at least as high).
+ * partial_ratio, exact and fast: the best `ratio` (100 × 2·LCS / total length, i.e. one minus the
+ * normalized indel distance) of the shorter string (the needle, m code units) against every window
+ * of the longer one as long as the needle. RapidFuzz's `partial_ratio` also tries the prefixes and
+ * suffixes of the text shorter than the needle; those are left out on purpose: their smaller
+ * denominator scores a phrase at the very start or end of a message above the same phrase inside
+ * one (90 against 88 for "databse migraton" and "database migration …"), so a message's score
+ * would depend on where in it the phrase sits, and ranking would prefer messages that start with it.
  *
  * fuzzball's `partial_ratio` tries only the windows that start at a difflib matching block, and
  * difflib's "autojunk" drops the frequent characters of texts over 200 characters from the
@@ -26,9 +27,8 @@ const scratch = {
   /** Full windows bucketed by their LCS bound: the first end of each bound, the next of each end. */
   head: new Int32Array(66),
   next: new Int32Array(512),
-  /** Per slot × word: the needle's positions holding the slot's code unit; and reversed. */
+  /** Per slot × word: the needle's positions holding the slot's code unit. */
   masks: new Int32Array(64),
-  reversed: new Int32Array(64),
   /** Per slot: how many more of it the needle holds than the current window (may go below 0). */
   deficit: new Int32Array(64),
   /** Hyyrö's V for needles over one word. */
@@ -131,13 +131,11 @@ function lcsOfWords(
 }
 
 /**
- * Numbers the needle's distinct code units from 1 (in `slotOf`) and sets their masks, reversed masks
- * and counts.
+ * Numbers the needle's distinct code units from 1 (in `slotOf`) and sets their masks and counts.
  */
 function indexNeedle(needle: string, words: number): void {
   const m = needle.length;
   const masks = (scratch.masks = grown(scratch.masks, (m + 1) * words));
-  const reversed = (scratch.reversed = grown(scratch.reversed, (m + 1) * words));
   const deficit = (scratch.deficit = grown(scratch.deficit, m + 1));
   // (Loops rather than fill(): a builtin call costs more than these few words.)
   for (let w = 0; w < words; w++) masks[w] = 0;
@@ -149,22 +147,19 @@ function indexNeedle(needle: string, words: number): void {
     if (slot === ABSENT) {
       slot = ++slots;
       slotOf[c] = slot;
-      for (let w = slot * words; w < slot * words + words; w++) masks[w] = reversed[w] = 0;
+      for (let w = slot * words; w < slot * words + words; w++) masks[w] = 0;
       deficit[slot] = 0;
     }
     deficit[slot] = (deficit[slot] as number) + 1;
     const at = slot * words + (k >>> 5);
     masks[at] = (masks[at] as number) | (1 << (k & 31));
-    const r = m - 1 - k;
-    const back = slot * words + (r >>> 5);
-    reversed[back] = (reversed[back] as number) | (1 << (r & 31));
   }
 }
 
 /**
  * One pass over the haystack: the slot at each position, and each full window (by its end j)
  * bucketed by its bound; in bucket 0 when it ends with a code unit the needle lacks (it has the
- * LCS of the one before it, or of the prefix of length m − 1, which is as long). Returns the
+ * LCS of the window before it, which is at least as long), the first window excepted. Returns the
  * highest bound.
  */
 function scanHaystack(haystack: string, m: number): number {
@@ -190,7 +185,8 @@ function scanHaystack(haystack: string, m: number): number {
     const short = deficit[added] as number;
     common += -short >>> 31;
     deficit[added] = short - 1;
-    const bound = common & (-added >> 31); // 0 when added is ABSENT
+    // 0 when added is ABSENT, except for the first window, which has no window before it.
+    const bound = j === m - 1 ? common : common & (-added >> 31);
     next[j] = head[bound] as number;
     head[bound] = j;
     const dropped = slotAt[j - m + 1] as number;
@@ -210,13 +206,12 @@ function scanHaystack(haystack: string, m: number): number {
 function bestSimilarity(needle: string, haystack: string): number {
   if (haystack.includes(needle)) return 1;
   const m = needle.length;
-  const n = haystack.length;
   const words = (m + 31) >>> 5;
   scratch.vector = grown(scratch.vector, words);
   indexNeedle(needle, words);
   const top = scanHaystack(haystack, m);
   for (let k = 0; k < m; k++) slotOf[needle.charCodeAt(k)] = ABSENT;
-  const { slotAt, head, next, masks, reversed } = scratch;
+  const { slotAt, head, next, masks } = scratch;
 
   // The best so far, 2·LCS / (m + window length), as integers compared by cross-multiplication.
   let num = 0;
@@ -242,58 +237,17 @@ function bestSimilarity(needle: string, haystack: string): number {
     }
   }
 
-  // Prefixes haystack[0, i) and suffixes haystack[n − i, n), 1 ≤ i < m, one pass each (the suffixes
-  // backwards, against the reversed needle): V after i steps gives the i-th LCS. Only those ending
-  // (starting) with a needle code unit can be best: without it, the LCS is that of a shorter one.
-  // A pass is skipped when the LCS L of the longest (m − 1) shows that none can beat the best:
-  // the i-th scores at most 2·min(i, L) / (m + i) ≤ 2L / (m + L).
-  for (const [bits, first, step] of [
-    [masks, 0, 1],
-    [reversed, n - 1, -1],
-  ] as const) {
-    const from = step > 0 ? 0 : n - m + 1;
-    const longest =
-      words === 1
-        ? lcsOfWord(slotAt, masks, from, from + m - 1, m)
-        : lcsOfWords(slotAt, masks, from, from + m - 1, m, words);
-    if (2 * longest * den <= num * (m + longest)) continue;
-    let v = -1;
-    const vector = scratch.vector;
-    for (let w = 0; w < words; w++) vector[w] = -1;
-    for (let i = 1, j = first; i < m; i++, j += step) {
-      const slot = slotAt[j] as number;
-      if (slot === ABSENT) continue;
-      let lcs: number;
-      if (words === 1) {
-        const u = v & (bits[slot] as number);
-        v = (v + u) | (v - u);
-        lcs = m - popcount(v & lowBits(m));
-      } else {
-        stepWords(vector, bits, slot * words, words);
-        lcs = zerosOf(vector, words, m);
-      }
-      if (2 * lcs * den > num * (m + i)) {
-        num = 2 * lcs;
-        den = m + i;
-      }
-    }
-  }
   return num / den;
 }
 
 /**
- * RapidFuzz's `partial_ratio` of the query and the text, as an integer 0–100 (Math.round of the
- * best window's ratio): the shorter string against every window of the longer one, both ways when
- * they are as long. 0 when either is empty; 100 when one contains the other.
+ * partial_ratio of the query and the text, as an integer 0–100 (Math.round of the best window's
+ * ratio): the shorter string against every window of the longer one as long as it (strings as long
+ * as each other: their ratio). 0 when either is empty; 100 when one contains the other.
  */
 export function partialRatio(query: string, text: string): number {
   if (query.length === 0 || text.length === 0) return 0;
-  const similarity =
-    query.length < text.length
-      ? bestSimilarity(query, text)
-      : query.length > text.length
-        ? bestSimilarity(text, query)
-        : Math.max(bestSimilarity(query, text), bestSimilarity(text, query));
+  const similarity = query.length <= text.length ? bestSimilarity(query, text) : bestSimilarity(text, query);
   // The same expression as fuzzball's `_ratio`, (lensum − indel) / lensum, so equal windows round alike.
   return Math.round(100 * similarity);
 }
