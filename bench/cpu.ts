@@ -107,3 +107,23 @@ export async function waitForQuiet(pct: number, maxWaitMs: number): Promise<numb
   while (load !== undefined && load > pct && performance.now() < deadline) load = await backgroundLoad(500);
   return load;
 }
+
+/**
+ * Waits (up to `maxWaitMs`) until process `pid` uses under `pct` % of a core over half a second
+ * (e.g. a server finishing its background work); resolves with how long it waited, in ms.
+ */
+export async function waitForIdleProcess(
+  pid: number | undefined,
+  pct: number,
+  maxWaitMs: number,
+): Promise<number> {
+  const started = performance.now();
+  if (pid === undefined || process.platform !== 'linux') return 0;
+  for (;;) {
+    const a = processMs(pid);
+    const t = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const used = ((processMs(pid) - a) / (performance.now() - t)) * 100;
+    if (used < pct || performance.now() - started > maxWaitMs) return Math.round(performance.now() - started);
+  }
+}

@@ -119,9 +119,12 @@ export async function recallAt10(
  * perf_hooks.monitorEventLoopDelay watching this process's event loop meanwhile: how long the
  * catch-up holds the loop between two turns (its slices), and how fast it indexes.
  */
-export async function catchUpInProcess(
-  file: string,
-): Promise<{ ms: number; messagesPerSecond: number; loopDelay: { p50: number; p99: number; max: number } }> {
+export async function catchUpInProcess(file: string): Promise<{
+  messages: number;
+  ms: number;
+  messagesPerSecond: number;
+  loopDelay: { p50: number; p99: number; max: number };
+}> {
   const store = await openSqliteStore(file);
   try {
     const pending = await sql<{ n: number }>`SELECT count(*) AS n FROM changes
@@ -135,9 +138,11 @@ export async function catchUpInProcess(
     const ms = performance.now() - started;
     histogram.disable();
     const toMs = (ns: number) => round(ns / 1e6);
+    const messages = pending.rows[0]?.n ?? 0;
     return {
+      messages,
       ms: round(ms),
-      messagesPerSecond: Math.round(((pending.rows[0]?.n ?? 0) * 1000) / ms),
+      messagesPerSecond: Math.round((messages * 1000) / ms),
       loopDelay: {
         p50: toMs(histogram.percentile(50)),
         p99: toMs(histogram.percentile(99)),

@@ -58,30 +58,58 @@ export type QueryResult = ReturnType<typeof summarize> & {
 
 /** Every query `repeat` times in a row; per query, its latency and what the last reply found. */
 export async function measureQueries(search: Search, repeat: number): Promise<Record<string, QueryResult>> {
-  const queries: Record<string, QueryResult> = {};
+  return (await measureInterleaved([search], repeat, 1))[0]!;
+}
+
+/**
+ * The queries on several servers in turn (`rounds` rounds, each server in every round, the order
+ * turning), so that a machine that speeds up or slows down during the run affects them alike; per
+ * server and query, the latency over all rounds and what the last reply found.
+ */
+export async function measureInterleaved(
+  searches: Search[],
+  repeat: number,
+  rounds: number,
+): Promise<Array<Record<string, QueryResult>>> {
   const all = [...TYPO_QUERIES.map((q) => ['typo', q] as const), ['exact', EXACT_QUERY] as const];
-  for (const [kind, query] of all) {
-    const samples: number[] = [];
-    let serverMs = 0;
-    let last: SearchReply = {};
-    for (let i = 0; i < repeat; i++) {
-      const { ms, reply } = await search(query);
-      samples.push(ms);
-      serverMs += reply.search_time_ms ?? 0;
-      last = reply;
+  const state = searches.map(() =>
+    Object.fromEntries(
+      all.map(([, q]) => [q, { samples: [] as number[], serverMs: 0, last: {} as SearchReply }]),
+    ),
+  );
+  for (let round = 0; round < rounds; round++) {
+    const perRound = Math.ceil(repeat / rounds);
+    for (let k = 0; k < searches.length; k++) {
+      const s = (k + round) % searches.length;
+      for (const [, query] of all) {
+        const at = state[s]![query]!;
+        for (let i = 0; i < perRound && at.samples.length < repeat; i++) {
+          const { ms, reply } = await searches[s]!(query);
+          at.samples.push(ms);
+          at.serverMs += reply.search_time_ms ?? 0;
+          at.last = reply;
+        }
+      }
     }
-    queries[query] = {
-      kind,
-      ...summarize(samples),
-      results: last.results?.length ?? 0,
-      onTarget: (last.results ?? []).filter((r) =>
-        (r.message?.content ?? '').toLowerCase().includes(INTENDED[query] ?? query),
-      ).length,
-      candidates: last.candidates ?? 0,
-      serverMeanMs: round(serverMs / repeat),
-    };
   }
-  return queries;
+  return state.map((perQuery) =>
+    Object.fromEntries(
+      all.map(([kind, query]) => {
+        const { samples, serverMs, last } = perQuery[query]!;
+        const result: QueryResult = {
+          kind,
+          ...summarize(samples),
+          results: last.results?.length ?? 0,
+          onTarget: (last.results ?? []).filter((r) =>
+            (r.message?.content ?? '').toLowerCase().includes(INTENDED[query] ?? query),
+          ).length,
+          candidates: last.candidates ?? 0,
+          serverMeanMs: round(serverMs / samples.length),
+        };
+        return [query, result];
+      }),
+    ),
+  );
 }
 
 /** The query rows of a results table: query, kind, n, p50, p90, p99, max, server mean, results, on target, candidates. */

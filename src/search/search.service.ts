@@ -12,7 +12,7 @@ export const SEARCH_SCOPES = ['all', 'public', 'private'] as const;
 export type SearchScope = (typeof SEARCH_SCOPES)[number];
 
 /** How many candidates the index returns, at least: the pool the shortlist picks from. */
-const MIN_CANDIDATES = 200;
+const MIN_CANDIDATES = 100;
 /** How many of them the fuzzy scorer scores, at least (partial_ratio costs tens of µs each). */
 const MIN_SCORED = 40;
 const PREVIEW_CHARS = 160;
