@@ -218,9 +218,8 @@ export class SqliteSearchIndex implements SearchIndex {
         if (!found.has(row.id)) found.set(row.id, row);
       }
     };
-    // 1. The query's words as they are, in order.
-    if (variants.every((v) => v[0]?.edits === 0 && v[0].word === words[variants.indexOf(v)]))
-      await take(phraseOf(key, words));
+    // 1. The query's words as they are, in order (a word the session has comes first among its variants).
+    if (variants.every((v, i) => v[0]?.word === words[i])) await take(phraseOf(key, words));
     // 2. Phrases of the closest variants of each word (words the session does not have are left out).
     const phrases = combinations(
       groups.map((g) => g.map((v) => v.word)),

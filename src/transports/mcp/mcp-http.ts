@@ -374,11 +374,14 @@ export class McpHttpEndpoint {
           lastSeen: Date.now(),
           close: () => server.close(),
         });
+        // A new session is recorded before initialize is answered (the SDK waits for this promise),
+        // so another node the client reaches next already finds it.
         if (takeOver === undefined) {
-          this.persist(id, () =>
+          return this.persist(id, () =>
             services.mcpSessions.save({ sessionId: id, agentId, initialize, subscriptions: [] }),
           );
         }
+        return undefined;
       },
     });
     transport.onclose = () => {
@@ -396,8 +399,11 @@ export class McpHttpEndpoint {
     return { transport, server, owner, stream, buffer, events };
   }
 
-  /** Writes of one session's record, in order (a bind or a subscribe never overtakes the insert). */
-  private persist(sessionId: string, write: () => Promise<void>): void {
+  /**
+   * Writes of one session's record, in order (a bind or a subscribe never overtakes the insert).
+   * Resolves once this write is done (a failed write is logged, not thrown).
+   */
+  private persist(sessionId: string, write: () => Promise<void>): Promise<void> {
     const previous = this.persisting.get(sessionId) ?? Promise.resolve();
     const next = previous
       .then(write)
@@ -411,6 +417,7 @@ export class McpHttpEndpoint {
         if (this.persisting.get(sessionId) === next) this.persisting.delete(sessionId);
       });
     this.persisting.set(sessionId, next);
+    return next;
   }
 
   /**
