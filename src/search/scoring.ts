@@ -3,22 +3,15 @@ import { partialRatio } from './partial-ratio.js';
 import { trigramsOf } from './search-index.js';
 
 /**
- * RapidFuzz's partial_ratio (0–100) of a lower-cased query against a lower-cased text: the best
- * ratio of the query against any window of the text, every window tried (partial-ratio.ts), as
- * the SPEC defines fuzzy matching. fuzzball's partial_ratio, used before, tries only the windows
- * at difflib's matching blocks (and difflib's "autojunk" drops frequent characters from texts over
- * 200 characters), so it under-scored typo matches, and it cost tens of µs a message. A text
- * containing the query scores 100.
+ * The search score: partial_ratio (0–100, partial-ratio.ts) of the lower-cased query against the
+ * lower-cased content, and the metadata when asked — the best ratio of the query against any
+ * window of the text as long as it, as the SPEC defines fuzzy matching; a text containing the
+ * query scores 100.
  */
-function ratio(query: string, text: string): number {
-  return partialRatio(query, text);
-}
-
-/** The search score: partial_ratio (0–100) of the query against the content, and the metadata when asked. */
 export function scoreOf(row: MessageRow, query: string, withMetadata: boolean): number {
-  const content = ratio(query, row.content.toLowerCase());
+  const content = partialRatio(query, row.content.toLowerCase());
   if (!withMetadata || row.metadata === 'null' || content === 100) return content;
-  return Math.max(content, ratio(query, row.metadata.toLowerCase()));
+  return Math.max(content, partialRatio(query, row.metadata.toLowerCase()));
 }
 
 /**

@@ -28,7 +28,7 @@ export interface SearchIndex {
 /** The query's words (split on white space), as typed. */
 const wordsOf = (query: string): string[] => query.split(/\s+/).filter((w) => w.length > 0);
 
-/** Distinct trigrams of each word of 3+ characters (the re-ranker's shortlist counts them). */
+/** Distinct trigrams of each word of 3+ characters (the re-ranker's shortlist counts them; the SQLite vocabulary looks words up by them). */
 export function trigramsOf(query: string): string[] {
   const grams = new Set<string>();
   for (const word of wordsOf(query)) {

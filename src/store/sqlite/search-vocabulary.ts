@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { trigramsOf } from '../../search/search-index.js';
 import type { Db } from '../store.js';
 
 /** Words held in memory over all loaded sessions; the least recently used sessions go beyond it. */
@@ -8,13 +9,6 @@ const MAX_WORDS = 300_000;
 export interface Variant {
   word: string;
   edits: number;
-}
-
-/** Distinct trigrams of a word. */
-function gramsOf(word: string): string[] {
-  const grams = new Set<string>();
-  for (let i = 0; i + 3 <= word.length; i++) grams.add(word.slice(i, i + 3));
-  return [...grams];
 }
 
 /** A word with one letter dropped, at each position. */
@@ -66,10 +60,12 @@ export class SessionVocabulary {
   readonly words = new Set<string>();
   private maps: { grams: Map<string, string[]>; deletes: Map<string, string[]> } | undefined;
 
-  add(word: string): void {
-    if (this.words.has(word)) return;
+  /** Adds a word; false when the vocabulary had it. */
+  add(word: string): boolean {
+    if (this.words.has(word)) return false;
     this.words.add(word);
     if (this.maps !== undefined) this.addToMaps(word);
+    return true;
   }
 
   /**
@@ -83,7 +79,7 @@ export class SessionVocabulary {
     if (word.length < 3) return exact ? [{ word, edits: 0 }] : [];
     const maxEdits = word.length >= 8 ? 2 : 1;
     const { grams, deletes } = this.lookupMaps();
-    const queryGrams = gramsOf(word);
+    const queryGrams = trigramsOf(word);
     const needed = Math.max(1, queryGrams.length - 4 * maxEdits);
     const shared = new Map<string, number>();
     for (const gram of queryGrams)
@@ -125,7 +121,7 @@ export class SessionVocabulary {
       if (list === undefined) map.set(key, [word]);
       else if (list.at(-1) !== word) list.push(word);
     };
-    for (const gram of gramsOf(word)) push(grams, gram);
+    for (const gram of trigramsOf(word)) push(grams, gram);
     if (word.length <= SHORT + 1) for (const key of [word, ...deletesOf(word)]) push(deletes, key);
   }
 }
@@ -166,13 +162,6 @@ export class SearchVocabulary {
     return out;
   }
 
-  /** Forgets what was loaded (tests; a restore under a running server). */
-  clear(): void {
-    this.sessions.clear();
-    this.words = 0;
-    this.syncedId = undefined;
-  }
-
   private async sync(db: Db): Promise<void> {
     if (this.syncedId === undefined) {
       const top = await sql<{ id: number | null }>`SELECT max(id) AS id FROM session_search_words`.execute(
@@ -184,11 +173,7 @@ export class SearchVocabulary {
     const rows = await sql<{ id: number; key: number; word: string }>`SELECT id, key, word
       FROM session_search_words WHERE id > ${this.syncedId} ORDER BY id`.execute(db);
     for (const row of rows.rows) {
-      const vocabulary = this.sessions.get(row.key);
-      if (vocabulary !== undefined && !vocabulary.words.has(row.word)) {
-        vocabulary.add(row.word);
-        this.words++;
-      }
+      if (this.sessions.get(row.key)?.add(row.word)) this.words++;
       this.syncedId = row.id;
     }
   }
